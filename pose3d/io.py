@@ -1,0 +1,115 @@
+"""Atomic file output and validated Parquet artifacts.
+
+Every artifact is written to a temporary name beside its target and renamed into place, so a
+crash never leaves a half-written file behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+SCHEMA_VERSION_KEY = b"pose3d.schema_version"
+
+
+@contextmanager
+def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path next to `target`; rename it onto `target` if the block succeeds."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=suffix or target.suffix or ".tmp", dir=target.parent
+    )
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary directory next to `target`; it replaces `target` if the block succeeds."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        yield tmp
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
+    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def write_parquet_atomic(
+    table: pa.Table, path: str | os.PathLike[str], metadata: Mapping[str, Any]
+) -> None:
+    """Write `table` with file metadata (values JSON-encoded under ``pose3d.<key>``)."""
+    meta = dict(table.schema.metadata or {})
+    for key, value in metadata.items():
+        meta[f"pose3d.{key}".encode()] = json.dumps(value).encode()
+    table = table.replace_schema_metadata(meta)
+    with atomic_path(path, suffix=".parquet") as tmp:
+        pq.write_table(table, tmp)
+
+
+def read_parquet_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Return the ``pose3d.*`` file metadata of a Parquet file, JSON-decoded, prefix removed."""
+    raw = pq.read_schema(path).metadata or {}
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key.startswith(b"pose3d."):
+            out[key[len(b"pose3d.") :].decode()] = json.loads(value)
+    return out
+
+
+def read_parquet_validated(
+    path: str | os.PathLike[str], schema: pa.Schema, schema_version: int
+) -> pa.Table:
+    """Read a Parquet artifact and check its columns, types and schema version.
+
+    Raises ValueError naming the file and the offending column or key.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such Parquet file")
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as err:
+        raise ValueError(f"{path}: not a readable Parquet file ({err})") from err
+    meta = read_parquet_metadata(path)
+    version = meta.get("schema_version")
+    if version != schema_version:
+        raise ValueError(f"{path}: schema_version is {version!r}, expected {schema_version}")
+    for field in schema:
+        if field.name not in table.column_names:
+            raise ValueError(f"{path}: missing column {field.name!r}")
+        actual = table.schema.field(field.name).type
+        if actual != field.type:
+            raise ValueError(
+                f"{path}: column {field.name!r} has type {actual}, expected {field.type}"
+            )
+    return table.select(schema.names)
