@@ -34,6 +34,8 @@ class PathsConfig:
     challenge_root: str  # input of `extract`: the challenge IMG/POSE layout
     generate: str  # output folder of `generate`
     extract: str  # output folder of `extract`
+    import_keypoints: str  # output folder of `import_keypoints` (the keypoint cache)
+    train_lifter: str  # output folder of `train_lifter`
 
 
 @dataclass(frozen=True)
@@ -77,11 +79,27 @@ class ExtractConfig:
 
 
 @dataclass(frozen=True)
+class ImportKeypointsConfig:
+    sources: tuple[str, ...]  # any of "gt", "stacked_hourglass", "npz"
+    stacked_hourglass_root: str  # tree with S*/StackedHourglass/*.h5 ("" = paths.h36m_root)
+    npz_path: str  # VideoPose3D-style positions_2d file ("" = none)
+
+
+@dataclass(frozen=True)
+class TrainLifterConfig:
+    epochs: int
+    batch_size: int
+    lr: float
+
+
+@dataclass(frozen=True)
 class Params:
     seed: int
     paths: PathsConfig
     generate: GenerateConfig
     extract: ExtractConfig
+    import_keypoints: ImportKeypointsConfig
+    train_lifter: TrainLifterConfig
 
 
 # --------------------------------------------------------------------------------------------
