@@ -14,7 +14,9 @@ def parse_stage_args(stage: str, argv: Sequence[str] | None = None) -> argparse.
     parser = argparse.ArgumentParser(
         prog=f"python -m flows.{stage}", description=f"Run the `{stage}` stage as a Prefect flow."
     )
-    parser.add_argument("--params", default="params.yaml", help="params file (default: %(default)s)")
+    parser.add_argument(
+        "--params", default="params.yaml", help="params file (default: %(default)s)"
+    )
     parser.add_argument(
         "--set",
         dest="overrides",

@@ -1,0 +1,54 @@
+# pose3d: `make run` (whole pipeline on the embedded synthetic default) and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+PY := $(BIN)/python
+
+export PATH := $(BIN):$(PATH)
+export PREFECT_HOME := $(CURDIR)/.prefect
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
+export DVC_NO_ANALYTICS := 1
+export DO_NOT_TRACK := 1
+
+.PHONY: install run test test-slow lint typecheck bench ui serve clean
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+install: $(VENV)/.installed
+
+run: install  ## the whole DVC pipeline (Prefect flows) on params.yaml
+	dvc repro
+	dvc metrics show
+
+lint: install
+	ruff check .
+	ruff format --check .
+
+typecheck: install
+	mypy
+
+test: lint typecheck  ## ruff, mypy and the test suite (slow tests excluded)
+	pytest -q
+
+test-slow: install  ## the long checks (marker `slow`)
+	pytest -q -m slow
+
+bench: install
+	$(PY) bench/render_speed.py
+	$(PY) bench/extract_speed.py
+
+ui: install  ## a local Prefect server + UI on http://127.0.0.1:4200
+	prefect server start
+
+serve: install  ## deployments for starting runs from the UI (needs `make ui` running)
+	PREFECT_API_URL=http://127.0.0.1:4200/api $(PY) -m flows.serve
+
+clean:
+	rm -rf .prefect .pytest_cache .mypy_cache .ruff_cache

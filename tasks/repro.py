@@ -1,0 +1,37 @@
+"""Run `dvc repro` as a unit of work, so a run started from the Prefect UI keeps DVC lineage."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from tasks._prefect import logger, stage_task
+
+
+def dvc_repro(targets: Sequence[str] = (), force: bool = False, cwd: str | Path = ".") -> list[str]:
+    """Run ``dvc repro [--force] [targets...]`` in `cwd`, streaming its output to the log.
+
+    Returns the names of the stages DVC ran. Raises RuntimeError if DVC fails.
+    """
+    dvc = Path(sys.executable).with_name("dvc")
+    cmd = [str(dvc) if dvc.exists() else "dvc", "repro", *(["--force"] if force else []), *targets]
+    log = logger()
+    log.info("running: %s", " ".join(cmd))
+    ran: list[str] = []
+    with subprocess.Popen(
+        cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            line = line.rstrip()
+            log.info("%s", line)
+            if line.startswith("Running stage '"):
+                ran.append(line.split("'")[1])
+    if proc.returncode != 0:
+        raise RuntimeError(f"`{' '.join(cmd)}` failed with exit code {proc.returncode}")
+    return ran
+
+
+dvc_repro_task = stage_task(dvc_repro)

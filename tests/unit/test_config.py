@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pose3d.config import ConfigError, Params, apply_overrides, load_params, load_raw, to_dict
+
+
+def test_params_yaml_parses_into_frozen_dataclasses(repo_root: Path) -> None:
+    params = load_params(repo_root / "params.yaml")
+    assert isinstance(params, Params)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        params.seed = 1  # type: ignore[misc]
+    # every key of params.yaml survives the round trip through the dataclasses
+    assert to_dict(params) == load_raw(repo_root / "params.yaml")
+
+
+def _write(tmp_path: Path, raw: dict) -> Path:
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_unknown_key_is_named(repo_root: Path, tmp_path: Path) -> None:
+    raw = load_raw(repo_root / "params.yaml")
+    raw["extract"]["frame_strid"] = 3
+    with pytest.raises(ConfigError, match=r"extract\.frame_strid"):
+        load_params(_write(tmp_path, raw))
+
+
+def test_wrong_type_is_named(repo_root: Path, tmp_path: Path) -> None:
+    raw = load_raw(repo_root / "params.yaml")
+    raw["seed"] = "zero"
+    with pytest.raises(ConfigError, match=r"seed: expected an integer"):
+        load_params(_write(tmp_path, raw))
+    raw["seed"] = 0
+    raw["generate"]["cameras"][0]["k"] = [0.1, 0.2]
+    with pytest.raises(ConfigError, match=r"generate\.cameras\[0\]\.k: expected 3 items"):
+        load_params(_write(tmp_path, raw))
+
+
+def test_missing_key_is_named(repo_root: Path, tmp_path: Path) -> None:
+    raw = load_raw(repo_root / "params.yaml")
+    del raw["paths"]["extract"]
+    with pytest.raises(ConfigError, match=r"missing key paths\.extract"):
+        load_params(_write(tmp_path, raw))
+
+
+def test_bool_is_not_an_integer(repo_root: Path) -> None:
+    with pytest.raises(ConfigError, match="seed"):
+        load_params(repo_root / "params.yaml", ["seed=true"])
+
+
+def test_overrides_use_dvc_spelling(repo_root: Path) -> None:
+    params = load_params(repo_root / "params.yaml", ["seed=7", "extract.cameras=[a, b]"])
+    assert params.seed == 7
+    assert params.extract.cameras == ("a", "b")
+
+
+def test_override_of_unknown_key_fails() -> None:
+    with pytest.raises(ConfigError, match=r"unknown key extract\.nope"):
+        apply_overrides({"extract": {"a": 1}}, ["extract.nope=2"])
+    with pytest.raises(ConfigError, match="expected section.key=value"):
+        apply_overrides({"extract": {"a": 1}}, ["extract.a"])
+
+
+def test_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="params file not found"):
+        load_params(tmp_path / "nope.yaml")
