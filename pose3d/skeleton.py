@@ -33,7 +33,14 @@ ROOT = 0
 # Parent of each H36M-17 joint (-1 for the root).
 H36M17_PARENTS: tuple[int, ...] = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15)
 # (left, right) joint pairs swapped by a horizontal flip.
-H36M17_LR_PAIRS: tuple[tuple[int, int], ...] = ((4, 1), (5, 2), (6, 3), (11, 14), (12, 15), (13, 16))
+H36M17_LR_PAIRS: tuple[tuple[int, int], ...] = (
+    (4, 1),
+    (5, 2),
+    (6, 3),
+    (11, 14),
+    (12, 15),
+    (13, 16),
+)
 
 # Indices of the 17 joints inside the 32-joint mocap skeleton of Human3.6M.
 H36M32_TO_17: tuple[int, ...] = (0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27)

@@ -54,7 +54,7 @@ def read_cameras(path: str | os.PathLike[str]) -> dict[tuple[str, str], Camera]:
             for sub_key in f:
                 if not sub_key.startswith("subject"):
                     continue
-                subject = f"S{int(sub_key[len('subject'):])}"
+                subject = f"S{int(sub_key[len('subject') :])}"
                 for cam_key in f[sub_key]:
                     g = f[sub_key][cam_key]
                     where = f"{path}:{sub_key}/{cam_key}"
