@@ -66,7 +66,7 @@ def array_to_column(values: np.ndarray | None, n_rows: int, width: int) -> pa.Ar
     """
     if values is None:
         return pa.nulls(n_rows, type=fixed_list(width))
-    flat = np.asarray(values, dtype=np.float32).reshape(n_rows, -1)
+    flat = np.asarray(values, dtype=np.float32).reshape(n_rows, -1 if n_rows else width)
     if flat.shape[1] != width:
         raise ValueError(f"expected {width} values per row, got {flat.shape[1]}")
     missing = np.isnan(flat).all(axis=1)

@@ -19,7 +19,8 @@ T = TypeVar("T")
 
 def stage_task(fn: F, retries: int = 0, name: str | None = None) -> Any:
     """Wrap a plain function as an uncached Prefect task (it may write files)."""
-    return task(fn, name=name or fn.__name__, cache_policy=NO_CACHE, retries=retries)
+    decorate = task(name=name or fn.__name__, cache_policy=NO_CACHE, retries=retries)
+    return decorate(fn)
 
 
 def logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
@@ -36,7 +37,8 @@ def progress(items: Iterable[T], total: int | None, desc: str, every: float = 0.
         yield from tqdm(items, total=total, desc=desc, dynamic_ncols=True)
         return
     log = logger()
-    step = max(1, int((total or 0) * every)) if total else 0
+    total = total or 0
+    step = max(1, int(total * every)) if total else 0
     done = 0
     for item in items:
         yield item

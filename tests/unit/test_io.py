@@ -73,3 +73,15 @@ def test_parquet_validation_names_file_and_column(tmp_path: Path) -> None:
 def test_array_to_column_checks_width() -> None:
     with pytest.raises(ValueError, match="expected 4 values per row, got 6"):
         array_to_column(np.zeros((2, 6)), 2, 4)
+
+
+def test_empty_columns_round_trip() -> None:
+    column = array_to_column(np.zeros((0, 2, 2)), 0, 4)
+    assert len(column) == 0
+    assert column_to_array(column, (2, 2)).shape == (0, 2, 2)
+
+
+def test_atomic_files_get_the_usual_mode(tmp_path: Path) -> None:
+    with atomic_path(tmp_path / "f.txt") as tmp:
+        tmp.write_text("x")
+    assert (tmp_path / "f.txt").stat().st_mode & 0o044 == 0o044  # group/other may read
