@@ -140,3 +140,47 @@ def list_actions(root: str | os.PathLike[str], subject: str) -> list[str]:
     """Action names (file stems) of a subject's ``3D_positions`` folder, sorted."""
     folder = Path(root) / subject / "MyPoses" / POSES_DATASET
     return sorted(p.stem for p in folder.glob("*.h5"))
+
+
+# --------------------------------------------------------------------------------------------
+# Action spellings and per-camera views (used by the `extract` stage).
+
+# 3d-pose-baseline spelling -> the official release's spelling of the two renamed actions.
+RELEASE_ACTION_NAMES: dict[str, str] = {"Photo": "TakingPhoto", "WalkDog": "WalkingDog"}
+
+
+def canonical_action(action: str) -> str:
+    """The 3d-pose-baseline spelling of an action: 'TakingPhoto 1' -> 'Photo 1'."""
+    base, sep, rest = action.partition(" ")
+    for short, release in RELEASE_ACTION_NAMES.items():
+        if base == release:
+            return short + sep + rest
+    return action
+
+
+def action_spellings(action: str) -> list[str]:
+    """Every spelling of an action, canonical first: 'Photo 1' -> ['Photo 1', 'TakingPhoto 1']."""
+    canonical = canonical_action(action)
+    base, sep, rest = canonical.partition(" ")
+    spellings = [canonical]
+    if base in RELEASE_ACTION_NAMES:
+        spellings.append(RELEASE_ACTION_NAMES[base] + sep + rest)
+    if action not in spellings:
+        spellings.append(action)
+    return spellings
+
+
+def camera_view(
+    pose17_world_mm: np.ndarray, cam: Camera
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One camera's view of world poses: root-relative 3D, root and distorted 2D.
+
+    Returns (pose3d_cam_mm root-relative, root_cam_mm, kp2d_px).
+    Shapes: (N, 17, 3) world mm -> (N, 17, 3) mm, (N, 3) mm, (N, 17, 2) px.
+    """
+    from pose3d.camera import project, world_to_camera
+
+    pose_cam_mm = world_to_camera(np.asarray(pose17_world_mm, dtype=np.float64), cam)
+    kp2d_px = project(pose_cam_mm, cam)
+    root_cam_mm = pose_cam_mm[:, 0, :].copy()
+    return pose_cam_mm - root_cam_mm[:, None, :], root_cam_mm, kp2d_px

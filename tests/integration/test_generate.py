@@ -1,0 +1,134 @@
+"""The `generate` stage on tiny params: the exact Human3.6M and challenge layouts."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from types import MappingProxyType
+
+import cv2
+import numpy as np
+import pytest
+
+from pose3d.config import CameraSpec, GenerateConfig
+from pose3d.formats.h36m import read_cameras, read_positions
+from pose3d.io import read_parquet_metadata, read_parquet_validated
+from pose3d.schema import FRAMES_SCHEMA, FRAMES_SCHEMA_VERSION
+from pose3d.synth import world
+from tasks.generate import generate
+
+N_FRAMES = 10  # 0.2 s at 50 fps
+
+
+def tiny_config(**changes: object) -> GenerateConfig:
+    """2 subjects, 2 actions, 2 cameras, 0.2 s, 64x64 images, 5 challenge images per split."""
+    cfg = GenerateConfig(
+        h36m_subjects=("S1", "S5"),
+        actions=("Walking", "Bending"),
+        fps=50.0,
+        seconds_per_action=0.2,
+        image_width=64,
+        image_height=64,
+        cameras=(
+            CameraSpec("10000001", 45.0, 5000.0, 1500.0, 75.0, (-0.2, 0.24, 0.0), (-0.001, 0.001)),
+            CameraSpec("10000002", 225.0, 5000.0, 1600.0, 76.0, (-0.19, 0.2, 0.0), (0.002, 0.0)),
+        ),
+        challenge_splits=MappingProxyType({"Train": ("S1",), "Val": ("S9",), "Test": ("S11",)}),
+        challenge_images=MappingProxyType({"Train": 5, "Val": 5, "Test": 5}),
+        challenge_distance_mm=(2500.0, 8000.0),
+        challenge_offcentre=0.6,
+        occluder_probability=0.25,
+        jpeg_quality=90,
+        video_codec="mp4v",
+    )
+    return dataclasses.replace(cfg, **changes)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def out_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("generate")
+    summary = generate(tiny_config(), 0, out)
+    assert summary.video_frames == 2 * 2 * 2 * N_FRAMES
+    assert summary.challenge_images == {"Train": 5, "Val": 5, "Test": 5}
+    return out
+
+
+def _files(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+
+
+def test_exact_layout(out_dir: Path) -> None:
+    assert sorted(p.name for p in out_dir.iterdir()) == ["challenge", "h36m", "summary.json"]
+    expected_h36m = {"cameras.h5"}
+    for subject in ("S1", "S5"):
+        for action in ("Walking", "Bending"):
+            expected_h36m.add(f"{subject}/MyPoses/3D_positions/{action}.h5")
+            for cam in ("10000001", "10000002"):
+                expected_h36m.add(f"{subject}/Videos/{action}.{cam}.mp4")
+    assert _files(out_dir / "h36m") == expected_h36m
+    expected = {f"_labels/{s}.parquet" for s in ("Train", "Val", "Test")} | {"_labels/cameras.h5"}
+    for split in ("Train", "Val", "Test"):
+        expected |= {f"{split}/IMG/{n:05d}.jpg" for n in range(1, 6)}
+    for split in ("Train", "Val"):
+        expected |= {f"{split}/POSE/{n:05d}.csv" for n in range(1, 6)}
+    assert _files(out_dir / "challenge") == expected
+    summary = json.loads((out_dir / "summary.json").read_text())
+    assert summary["frames_per_sequence"] == N_FRAMES and summary["sequences"] == 4
+
+
+def test_h36m_cameras_poses_and_videos_agree(out_dir: Path) -> None:
+    root = out_dir / "h36m"
+    cams = read_cameras(root / "cameras.h5")
+    assert set(cams) == {(s, c) for s in ("S1", "S5") for c in ("10000001", "10000002")}
+    assert all((c.width, c.height) == (64, 64) for c in cams.values())
+    for subject in ("S1", "S5"):
+        poses = read_positions(root / subject / "MyPoses" / "3D_positions" / "Walking.h5")
+        assert poses.shape == (N_FRAMES, 32, 3)
+        np.testing.assert_allclose(poses[:, 0, 2], poses[:, 0, 2].mean(), atol=150.0)
+        video = cv2.VideoCapture(str(root / subject / "Videos" / "Walking.10000001.mp4"))
+        assert video.get(cv2.CAP_PROP_FPS) == pytest.approx(50.0)
+        frames = []
+        while True:
+            ok, frame = video.read()
+            if not ok:
+                break
+            frames.append(frame)
+        video.release()
+        assert len(frames) == N_FRAMES  # one video frame per mocap frame
+        assert frames[0].shape == (64, 64, 3)
+
+
+def test_challenge_labels_metadata(out_dir: Path) -> None:
+    path = out_dir / "challenge" / "_labels" / "Val.parquet"
+    table = read_parquet_validated(path, FRAMES_SCHEMA, FRAMES_SCHEMA_VERSION)
+    assert table.num_rows == 5
+    meta = read_parquet_metadata(path)
+    assert meta["source"]["generator"] == "pose3d.synth" and meta["source"]["seed"] == 0
+    assert meta["producer"]["stage"] == "generate"
+    cams = read_cameras(out_dir / "challenge" / "_labels" / "cameras.h5")
+    assert {("S9", c) for c in table["camera"].to_pylist()} <= set(cams)
+
+
+def test_same_seed_same_data(out_dir: Path, tmp_path: Path) -> None:
+    cfg = tiny_config(h36m_subjects=("S1",))  # the challenge does not depend on these
+    generate(cfg, 0, tmp_path)
+    for rel in ("h36m/S1/MyPoses/3D_positions/Walking.h5",):
+        np.testing.assert_array_equal(read_positions(tmp_path / rel), read_positions(out_dir / rel))
+    for rel in ("challenge/Val/IMG/00003.jpg", "challenge/Train/POSE/00002.csv"):
+        assert (tmp_path / rel).read_bytes() == (out_dir / rel).read_bytes()
+
+
+def test_a_crash_leaves_no_half_dataset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+
+    def failing_video(*args: object, **kwargs: object) -> int:
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("disk full")
+        return 0
+
+    monkeypatch.setattr(world, "write_video", failing_video)
+    with pytest.raises(RuntimeError, match="disk full"):
+        generate(tiny_config(), 0, tmp_path)
+    assert list(tmp_path.iterdir()) == []

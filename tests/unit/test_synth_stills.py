@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from types import MappingProxyType
+
+import cv2
+import numpy as np
+import pytest
+
+from pose3d.camera import project
+from pose3d.config import CameraSpec, GenerateConfig
+from pose3d.formats.h36m import read_cameras
+from pose3d.io import read_parquet_validated
+from pose3d.schema import FRAMES_SCHEMA, FRAMES_SCHEMA_VERSION, column_to_array
+from pose3d.synth.stills import PoseCache, pose_csv, render_still, write_challenge
+from pose3d.synth.world import validate_config
+
+
+def tiny_config(**changes: object) -> GenerateConfig:
+    cfg = GenerateConfig(
+        h36m_subjects=("S1", "S5"),
+        actions=("Walking", "Bending"),
+        fps=50.0,
+        seconds_per_action=0.2,
+        image_width=64,
+        image_height=64,
+        cameras=(
+            CameraSpec(
+                "10000001", 45.0, 5000.0, 1500.0, 75.0, (-0.2, 0.24, -0.003), (-0.001, 0.001)
+            ),
+            CameraSpec("10000002", 225.0, 5000.0, 1600.0, 76.0, (-0.19, 0.2, 0.0), (0.002, -0.001)),
+        ),
+        challenge_splits=MappingProxyType({"Train": ("S1",), "Val": ("S9",), "Test": ("S11",)}),
+        challenge_images=MappingProxyType({"Train": 5, "Val": 5, "Test": 5}),
+        challenge_distance_mm=(2500.0, 8000.0),
+        challenge_offcentre=0.6,
+        occluder_probability=0.25,
+        jpeg_quality=90,
+        video_codec="mp4v",
+    )
+    return dataclasses.replace(cfg, **changes)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def challenge(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("challenge")
+    write_challenge(tiny_config(), 0, root)
+    return root
+
+
+def _labels(root: Path, split: str) -> dict[str, np.ndarray]:
+    table = read_parquet_validated(
+        root / "_labels" / f"{split}.parquet", FRAMES_SCHEMA, FRAMES_SCHEMA_VERSION
+    )
+    shapes = {
+        "box_xyxy_px": (4,),
+        "kp2d_px": (17, 2),
+        "pose3d_cam_mm": (17, 3),
+        "root_cam_mm": (3,),
+    }
+    out = {k: column_to_array(table[k], s) for k, s in shapes.items()}
+    for k in ("subject", "camera", "image_path", "frame", "dataset", "split"):
+        out[k] = np.array(table[k].to_pylist())
+    return out
+
+
+def test_pose_csv_equals_the_labels(challenge: Path) -> None:
+    for split in ("Train", "Val"):
+        labels = _labels(challenge, split)
+        for i, number in enumerate(labels["frame"]):
+            text = (challenge / split / "POSE" / f"{number:05d}.csv").read_text()
+            rows = [line.split(",") for line in text.splitlines()]
+            assert len(rows) == 17 and all(
+                len(r) == 3 and len(r[0].split(".")[1]) == 6 for r in rows
+            )
+            csv = np.array(rows, dtype=np.float64).astype(np.float32)
+            np.testing.assert_array_equal(csv, labels["pose3d_cam_mm"][i])
+            np.testing.assert_array_equal(csv[0], [0.0, 0.0, 0.0])  # root-relative
+
+
+def test_labels_reproject_through_the_stored_cameras(challenge: Path) -> None:
+    cameras = read_cameras(challenge / "_labels" / "cameras.h5")
+    for split in ("Train", "Val", "Test"):
+        labels = _labels(challenge, split)
+        assert list(labels["image_path"]) == [f"{split}/IMG/{n:05d}.jpg" for n in range(1, 6)]
+        assert set(labels["dataset"]) == {"challenge"} and set(labels["split"]) == {split}
+        for i in range(5):
+            cam = cameras[(str(labels["subject"][i]), str(labels["camera"][i]))]
+            pose_cam = labels["pose3d_cam_mm"][i].astype(np.float64) + labels["root_cam_mm"][i]
+            np.testing.assert_allclose(project(pose_cam, cam), labels["kp2d_px"][i], atol=1e-3)
+            # the tight box of the drawn person holds every joint that is inside the image
+            x1, y1, x2, y2 = labels["box_xyxy_px"][i]
+            assert 0 <= x1 < x2 <= 64 and 0 <= y1 < y2 <= 64
+            kp = labels["kp2d_px"][i]
+            inside = (kp >= 0).all(axis=1) & (kp[:, 0] < 64) & (kp[:, 1] < 64)
+            assert ((kp[inside, 0] >= x1 - 1) & (kp[inside, 0] <= x2 + 1)).all()
+            assert ((kp[inside, 1] >= y1 - 1) & (kp[inside, 1] <= y2 + 1)).all()
+            img = cv2.imread(str(challenge / labels["image_path"][i]))
+            assert img.shape == (64, 64, 3)
+
+
+def test_subject_of_each_image_comes_from_its_split(challenge: Path) -> None:
+    assert set(_labels(challenge, "Train")["subject"]) == {"S1"}
+    assert set(_labels(challenge, "Val")["subject"]) == {"S9"}
+    assert set(_labels(challenge, "Test")["subject"]) == {"S11"}
+    assert not (challenge / "Test" / "POSE").exists()
+
+
+def test_render_still_is_deterministic() -> None:
+    cfg = tiny_config()
+    a = render_still(cfg, 0, "Val", 3, PoseCache(cfg, 0))
+    b = render_still(cfg, 0, "Val", 3, PoseCache(cfg, 0))
+    np.testing.assert_array_equal(a.image, b.image)
+    np.testing.assert_array_equal(a.pose3d_cam_mm, b.pose3d_cam_mm)
+    c = render_still(cfg, 1, "Val", 3, PoseCache(cfg, 1))
+    assert not np.array_equal(a.pose3d_cam_mm, c.pose3d_cam_mm)
+
+
+def test_pose_csv_format() -> None:
+    pose = np.zeros((17, 3), np.float32)
+    pose[1] = [1.5, -2.25, 1000.125]
+    text = pose_csv(pose)
+    assert text.splitlines()[0] == "0.000000,0.000000,0.000000"
+    assert text.splitlines()[1] == "1.500000,-2.250000,1000.125000"
+    with pytest.raises(ValueError, match=r"\(17, 3\)"):
+        pose_csv(np.zeros((16, 3)))
+
+
+@pytest.mark.parametrize(
+    ("changes", "key"),
+    [
+        ({"image_width": 63}, "generate.image_width"),
+        ({"actions": ("Dancing",)}, "Dancing"),
+        (
+            {
+                "challenge_splits": MappingProxyType(
+                    {"Train": ("S1",), "Val": ("S1",), "Test": ("S11",)}
+                )
+            },
+            "disjoint",
+        ),
+        ({"challenge_splits": MappingProxyType({"Dev": ("S1",)})}, "generate.challenge_splits"),
+        ({"challenge_images": MappingProxyType({"Train": 5})}, "generate.challenge_images"),
+        ({"h36m_subjects": ("P1",)}, "generate.subjects"),
+        ({"occluder_probability": 1.5}, "generate.occluder_probability"),
+        ({"challenge_distance_mm": (5000.0, 3000.0)}, "generate.challenge_distance_mm"),
+    ],
+)
+def test_bad_config_is_named(changes: dict[str, object], key: str) -> None:
+    with pytest.raises(ValueError, match=key):
+        validate_config(tiny_config(**changes))
