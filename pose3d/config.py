@@ -53,43 +53,122 @@ class CameraSpec:
 
 @dataclass(frozen=True)
 class GenerateConfig:
-    h36m_subjects: tuple[str, ...]
-    actions: tuple[str, ...]
-    fps: float
-    seconds_per_action: float
-    image_width: int
+    """The embedded synthetic world (pose3d.synth); checked by synth.world.validate_config."""
+
+    h36m_subjects: tuple[str, ...]  # subjects of the Human3.6M tree (S<n>)
+    actions: tuple[str, ...]  # of pose3d.synth.motion.ACTIONS, optionally "<Action> <take>"
+    fps: float  # mocap and video frame rate
+    seconds_per_action: float  # length of every sequence
+    image_width: int  # even (video codecs)
     image_height: int
-    cameras: tuple[CameraSpec, ...]
-    challenge_splits: Mapping[str, tuple[str, ...]]  # split name -> subjects
+    cameras: tuple[CameraSpec, ...]  # the studio rig (also the intrinsics of challenge images)
+    challenge_splits: Mapping[str, tuple[str, ...]]  # Train/Val/Test -> subjects (disjoint)
     challenge_images: Mapping[str, int]  # split name -> number of images
+    challenge_distance_mm: tuple[float, float]  # camera-to-pelvis distance range of stills
+    challenge_offcentre: float  # largest pelvis shift from the image centre (x half-size)
+    occluder_probability: float  # chance of an occluder per still / per video sequence
     jpeg_quality: int
-    video_codec: str
+    video_codec: str  # four-character code for cv2.VideoWriter
 
 
 @dataclass(frozen=True)
 class ExtractConfig:
-    h36m_subjects: tuple[str, ...]  # empty: every subject found
-    cameras: tuple[str, ...]  # empty: every camera
-    pose_source: str  # "auto" | "h5" | "cdf"
-    frame_stride: int  # keep every n-th frame of the source sequences
-    decode_frames: bool  # decode video frames to JPEG where videos exist
-    challenge_splits: tuple[str, ...]
-    jpeg_quality: int
-    on_error: str  # "raise" | "skip"
+    h36m_subjects: tuple[str, ...]  # subjects to read; empty: the Human3.6M reader is off
+    cameras: tuple[str, ...]  # camera ids to keep; empty: every camera of cameras.h5
+    pose_source: str  # "auto" (h5 where a subject has them, else cdf) | "h5" | "cdf"
+    frame_stride: int  # keep every n-th frame of the pose sequences (frame i of the poses file)
+    video_frames_per_pose: int  # video frames per pose frame; 0: video count / pose count
+    decode_frames: bool  # decode video frames to JPEG where a subject has a Videos folder
+    box_margin: float  # person box = joints' extent grown by this fraction on each side
+    challenge_splits: tuple[str, ...]  # challenge splits to read; empty: the reader is off
+    jpeg_quality: int  # 1..100
+    on_error: str  # "raise" | "skip" (count, log and report bad inputs, go on)
+    workers: int  # threads decoding videos; 0: one per CPU core
+
+    def __post_init__(self) -> None:
+        choices = {"pose_source": ("auto", "h5", "cdf"), "on_error": ("raise", "skip")}
+        for key, allowed in choices.items():
+            if getattr(self, key) not in allowed:
+                raise ConfigError(
+                    f"extract.{key}: expected one of {allowed}, got {getattr(self, key)!r}"
+                )
+        if self.frame_stride < 1:
+            raise ConfigError(f"extract.frame_stride: expected >= 1, got {self.frame_stride}")
+        if self.video_frames_per_pose < 0:
+            raise ConfigError("extract.video_frames_per_pose: expected >= 0 (0 = infer)")
+        if self.box_margin < 0:
+            raise ConfigError(f"extract.box_margin: expected >= 0, got {self.box_margin}")
+        if self.workers < 0:
+            raise ConfigError(f"extract.workers: expected >= 0 (0 = all cores), got {self.workers}")
+        if not 1 <= self.jpeg_quality <= 100:
+            raise ConfigError(f"extract.jpeg_quality: expected 1..100, got {self.jpeg_quality}")
 
 
 @dataclass(frozen=True)
 class ImportKeypointsConfig:
-    sources: tuple[str, ...]  # any of "gt", "stacked_hourglass", "npz"
+    sources: tuple[str, ...]  # any of "gt", "stacked_hourglass", "npz"; one cache file each
+    subjects: tuple[str, ...]  # stacked_hourglass/npz: subjects to import (empty = all)
     stacked_hourglass_root: str  # tree with S*/StackedHourglass/*.h5 ("" = paths.h36m_root)
-    npz_path: str  # VideoPose3D-style positions_2d file ("" = none)
+    npz_path: str  # VideoPose3D-style positions_2d file (trusted: it is unpickled)
+    npz_frame_stride: int  # npz: keep every n-th row, frame = row // n (5: 50 Hz -> 10 Hz)
+
+
+@dataclass(frozen=True)
+class LifterConfig:
+    """The residual MLP of Martinez et al. 2017 (models.lifter.Lifter); saved in checkpoints."""
+
+    num_joints: int = 17  # joints of the skeleton (H36M-17); outputs the num_joints - 1 non-root
+    input_joints: tuple[int, ...] = ()  # joints fed to the model (empty = all); others dropped
+    width: int = 1024  # d: width of every hidden layer
+    num_blocks: int = 2  # N: residual blocks of two [linear, batch norm, ReLU, dropout]
+    dropout: float = 0.5  # drop probability
+    residual: bool = True  # skip connection around each block
+    batch_norm: bool = True
+    max_norm: bool = True  # constrain each weight matrix to Frobenius norm <= max_norm_value
+    max_norm_mode: str = "forward"  # "forward" (clip inside forward, reference) | "post_step"
+    max_norm_value: float = 1.0
 
 
 @dataclass(frozen=True)
 class TrainLifterConfig:
+    model: LifterConfig
+    keypoints: str  # 2D source to train on: "gt" | "stacked_hourglass"
+    train_subjects: tuple[str, ...]
+    val_subjects: tuple[str, ...]  # validation curve each epoch (empty = none)
     epochs: int
     batch_size: int
-    lr: float
+    lr: float  # peak learning rate of Adam
+    lr_schedule: str  # "exponential" (Martinez) | "cosine" | "onecycle"
+    lr_decay: float  # exponential: factor applied every lr_decay_steps steps
+    lr_decay_steps: int
+    warmup_fraction: float  # cosine/onecycle: fraction of the steps spent warming up
+    weight_decay: float  # Adam's L2 penalty (0 = none)
+    loss: str  # "mse" (standardised coordinates, Martinez) | "l1" | "mpjpe" (mm)
+    norm_2d: str  # 2D pre-transform: "zscore" (Martinez) | "image" | "root_scale"
+    flip_train: bool  # add left-right mirrored copies of the training rows
+    flip_test: bool  # average predictions over the input and its mirror
+
+    def __post_init__(self) -> None:
+        choices = {
+            "keypoints": ("gt", "stacked_hourglass", "npz"),
+            "lr_schedule": ("exponential", "cosine", "onecycle"),
+            "loss": ("mse", "l1", "mpjpe"),
+            "norm_2d": ("zscore", "image", "root_scale"),
+        }
+        for key, allowed in choices.items():
+            if getattr(self, key) not in allowed:
+                raise ConfigError(
+                    f"train_lifter.{key}: expected one of {allowed}, got {getattr(self, key)!r}"
+                )
+        if self.epochs < 1 or self.batch_size < 2 or self.lr <= 0 or self.lr_decay_steps < 1:
+            raise ConfigError(
+                "train_lifter: need epochs >= 1, batch_size >= 2, lr > 0, lr_decay_steps >= 1"
+            )
+        if self.model.max_norm_mode not in ("forward", "post_step"):
+            mode = self.model.max_norm_mode
+            raise ConfigError(
+                f"train_lifter.model.max_norm_mode: expected forward | post_step, got {mode!r}"
+            )
 
 
 @dataclass(frozen=True)
