@@ -1,8 +1,9 @@
 """Prefect flows, one per DVC stage (``python -m flows.<stage>``), plus the whole pipeline.
 
-Importing this package applies the project's environment defaults before Prefect loads, so a
-bare ``dvc repro`` behaves like ``make run``: Prefect state lives in ``.prefect/`` inside the
-repository and no analytics are sent. Values already set in the environment win.
+Importing this package (``python -m flows.<stage>`` does so first) applies the project's
+environment defaults before Prefect loads, so a bare ``dvc repro`` behaves like ``make run``:
+Prefect state lives in ``.prefect/`` inside the repository and no analytics are sent. Values
+already set in the environment win.
 """
 
 import os

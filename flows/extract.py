@@ -17,7 +17,6 @@ from pathlib import Path
 
 from prefect import flow
 
-import flows  # noqa: F401  (environment defaults before Prefect loads)
 from flows._stage import run_stage
 from pose3d.config import load_params
 from tasks.extract import ExtractSummary, extract_challenge_task, extract_h36m_task

@@ -15,7 +15,6 @@ from typing import Any
 
 from prefect import flow
 
-import flows  # noqa: F401  (environment defaults before Prefect loads)
 from flows._stage import run_stage
 from pose3d.config import load_params
 from pose3d.io import atomic_dir, write_json_atomic

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 
 from prefect import flow
 
-import flows  # noqa: F401  (environment defaults before Prefect loads)
 from tasks.repro import dvc_repro_task
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from prefect import serve
 
-import flows  # noqa: F401  (environment defaults before Prefect loads)
 from flows.pipeline import pipeline_flow
 
 

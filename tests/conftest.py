@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+import flows  # noqa: F401  (PREFECT_HOME inside the repository, no analytics)
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 

@@ -1,0 +1,116 @@
+"""The paper's ablation: Table 1 (max-norm x batch norm x residual) and Fig. 2 (MPJPE against
+the number of residual blocks and their width), each configuration trained and scored alike."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pose3d.config import AblationConfig, LifterConfig, TrainLifterConfig
+from pose3d.io import write_json_atomic, write_text_atomic
+from pose3d.lifting import LiftingDataset
+from pose3d.plots import capacity_figure, save_figure
+from tasks._prefect import logger, stage_task
+from tasks.evaluate import score
+from tasks.lifter import load_lifter, predict_lifter, train_lifter
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    model: LifterConfig
+
+
+def table1_variants(base: LifterConfig) -> list[Variant]:
+    """All 8 combinations of max-norm, batch norm and residual connections."""
+    out = []
+    for max_norm, batch_norm, residual in itertools.product((False, True), repeat=3):
+        name = f"maxnorm={int(max_norm)}_bn={int(batch_norm)}_res={int(residual)}"
+        model = dataclasses.replace(
+            base, max_norm=max_norm, batch_norm=batch_norm, residual=residual
+        )
+        out.append(Variant(name, model))
+    return out
+
+
+def capacity_variants(
+    base: LifterConfig, blocks: tuple[int, ...], widths: tuple[int, ...]
+) -> list[Variant]:
+    return [
+        Variant(f"blocks={b}_width={w}", dataclasses.replace(base, num_blocks=b, width=w))
+        for b, w in itertools.product(blocks, widths)
+    ]
+
+
+def run_variant(
+    variant: Variant,
+    data: tuple[LiftingDataset, LiftingDataset],
+    train_cfg: TrainLifterConfig,
+    out_dir: Path,
+    seed: int,
+) -> dict[str, float]:
+    """Train one configuration (resuming its checkpoint) and score it on the test rows."""
+    train, test = data
+    cfg = dataclasses.replace(train_cfg, model=variant.model)
+    result = train_lifter(train, None, cfg, out_dir / variant.name, seed)
+    lifter = load_lifter(result.checkpoint, test.num_joints)
+    pred = predict_lifter(lifter, test.kp2d_px, test.image_wh_px, test.principal_px, cfg.flip_test)
+    metrics = score(pred, test).metrics
+    logger().info("ablation %s: P1 %.1f mm", variant.name, metrics["mpjpe_p1_mm"])
+    return {"mpjpe_p1_mm": metrics["mpjpe_p1_mm"], "mpjpe_p2_mm": metrics["mpjpe_p2_mm"],
+            "final_train_loss": result.history[-1]["train_loss"]}  # fmt: skip
+
+
+def _mark(flag: bool) -> str:
+    return "yes" if flag else "-"
+
+
+def table1_markdown(rows: list[tuple[Variant, dict[str, float]]]) -> str:
+    lines = [
+        "| max-norm | batch norm | residual | MPJPE P1 (mm) | MPJPE P2 (mm) |",
+        "|:---:|:---:|:---:|---:|---:|",
+    ]
+    for v, m in rows:
+        lines.append(
+            f"| {_mark(v.model.max_norm)} | {_mark(v.model.batch_norm)} | {_mark(v.model.residual)}"
+            f" | {m['mpjpe_p1_mm']:.1f} | {m['mpjpe_p2_mm']:.1f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def run_ablation(
+    train: LiftingDataset,
+    test: LiftingDataset,
+    train_cfg: TrainLifterConfig,
+    cfg: AblationConfig,
+    out_dir: str | Path,
+    seed: int,
+) -> dict[str, Any]:
+    """Train and score every variant; write table1.md, capacity.csv/.png and results.json."""
+    out_dir = Path(out_dir)
+    base_cfg = dataclasses.replace(train_cfg, epochs=cfg.epochs)
+    results: dict[str, Any] = {"table1": {}, "capacity": {}}
+    table = [
+        (v, run_variant(v, (train, test), base_cfg, out_dir / "runs", seed))
+        for v in table1_variants(train_cfg.model)
+    ]
+    results["table1"] = {v.name: m for v, m in table}
+    write_text_atomic(out_dir / "table1.md", table1_markdown(table))
+    capacity: dict[tuple[int, int], float] = {}
+    for v in capacity_variants(train_cfg.model, cfg.blocks, cfg.widths):
+        m = run_variant(v, (train, test), base_cfg, out_dir / "runs", seed)
+        capacity[(v.model.num_blocks, v.model.width)] = m["mpjpe_p1_mm"]
+        results["capacity"][v.name] = m
+    lines = ["blocks,width,mpjpe_p1_mm"] + [
+        f"{b},{w},{e:.2f}" for (b, w), e in sorted(capacity.items())
+    ]
+    write_text_atomic(out_dir / "capacity.csv", "\n".join(lines) + "\n")
+    save_figure(capacity_figure(capacity), out_dir / "capacity.png")
+    write_json_atomic(out_dir / "results.json", results)
+    return results
+
+
+run_ablation_task = stage_task(run_ablation)

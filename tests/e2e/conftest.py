@@ -1,0 +1,91 @@
+"""End-to-end fixtures: a throw-away copy of the repository with a tiny params file."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pose3d.config import apply_overrides, load_raw
+
+# Small enough for the whole DVC pipeline to run in about a minute on 2 cores.
+TINY_OVERRIDES: list[str] = [
+    "generate.h36m_subjects=[S1, S5, S9, S11]",
+    "generate.actions=[Walking, SittingDown]",
+    "generate.seconds_per_action=0.4",
+    "generate.challenge_splits={Train: [S1, S5], Val: [S9], Test: [S11]}",
+    "generate.challenge_images={Train: 48, Val: 16, Test: 8}",
+    "extract.h36m_subjects=[S1, S5, S9, S11]",
+    "train_lifter.epochs=2",
+    "train_lifter.batch_size=16",
+    "train_lifter.model.width=64",
+    "ablation.epochs=1",
+    "ablation.blocks=[1]",
+    "ablation.widths=[32]",
+]
+
+
+def _project_files(root: Path) -> list[str]:
+    out = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=root,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return [line for line in out.splitlines() if line and (root / line).is_file()]
+
+
+def _env(workdir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["PREFECT_HOME"] = str(workdir / ".prefect")
+    env.pop("PREFECT_API_URL", None)
+    for key, value in {
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DVC_NO_ANALYTICS": "1",
+        "DO_NOT_TRACK": "1",
+        "PYTHONPATH": str(workdir),
+    }.items():
+        env[key] = value
+    return env
+
+
+@pytest.fixture(scope="module")
+def tiny_repo(repo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A git + DVC copy of the working tree whose params.yaml is shrunk by TINY_OVERRIDES."""
+    work = tmp_path_factory.mktemp("repo")
+    for rel in _project_files(repo_root):
+        if rel.startswith("data/") and not rel.endswith(".gitignore"):
+            continue
+        (work / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(repo_root / rel, work / rel)
+    raw = apply_overrides(load_raw(work / "params.yaml"), TINY_OVERRIDES)
+    (work / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(["git", "init", "-q"], cwd=work, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=work, check=True)
+    subprocess.run([*git, "commit", "-qm", "tiny"], cwd=work, check=True)
+    return work
+
+
+@pytest.fixture(scope="module")
+def run_in() -> Callable[..., subprocess.CompletedProcess[str]]:
+    def run(workdir: Path, *cmd: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            list(cmd), cwd=workdir, env=_env(workdir), capture_output=True, text=True,
+            timeout=timeout,
+        )
+        if proc.returncode != 0:
+            raise AssertionError(
+                f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+            )
+        return proc
+
+    return run
