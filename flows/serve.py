@@ -7,13 +7,11 @@ so runs started in the UI are versioned by DVC exactly like runs started from a 
 
 from __future__ import annotations
 
-from prefect import serve
-
 from flows.pipeline import pipeline_flow
 
 
 def main() -> int:
-    serve(pipeline_flow.to_deployment(name="dvc-repro", parameters={"targets": [], "force": False}))
+    pipeline_flow.serve(name="dvc-repro", parameters={"targets": [], "force": False})
     return 0
 
 
