@@ -36,6 +36,8 @@ class PathsConfig:
     extract: str  # output folder of `extract`
     import_keypoints: str  # output folder of `import_keypoints` (the keypoint cache)
     train_lifter: str  # output folder of `train_lifter`
+    evaluate: str  # output folder of `evaluate`
+    ablation: str  # output folder of `ablation`
 
 
 @dataclass(frozen=True)
@@ -131,10 +133,9 @@ class LifterConfig:
 
 @dataclass(frozen=True)
 class TrainLifterConfig:
+    """How the lifter is trained (its data route is the `lifting` section)."""
+
     model: LifterConfig
-    keypoints: str  # 2D source to train on: "gt" | "stacked_hourglass"
-    train_subjects: tuple[str, ...]
-    val_subjects: tuple[str, ...]  # validation curve each epoch (empty = none)
     epochs: int
     batch_size: int
     lr: float  # peak learning rate of Adam
@@ -150,7 +151,6 @@ class TrainLifterConfig:
 
     def __post_init__(self) -> None:
         choices = {
-            "keypoints": ("gt", "stacked_hourglass", "npz"),
             "lr_schedule": ("exponential", "cosine", "onecycle"),
             "loss": ("mse", "l1", "mpjpe"),
             "norm_2d": ("zscore", "image", "root_scale"),
@@ -172,13 +172,42 @@ class TrainLifterConfig:
 
 
 @dataclass(frozen=True)
+class LiftingConfig:
+    """The data route of the lifter, shared by train_lifter, evaluate and ablation."""
+
+    dataset: str  # "challenge" (the paper's route) | "h36m" (the Human3.6M protocol)
+    keypoints: str  # keypoint-cache source of the 2D inputs, e.g. "gt" | "stacked_hourglass"
+    train: tuple[str, ...]  # challenge: splits; h36m: subjects
+    test: tuple[str, ...]  # evaluated by `evaluate`; the validation curve of `train_lifter`
+    cameras: tuple[str, ...]  # camera ids to use (empty = all)
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    examples: int  # example poses drawn in examples.png (0 = none)
+
+
+@dataclass(frozen=True)
+class AblationConfig:
+    """Table 1 runs every max-norm x batch-norm x residual combination of train_lifter.model;
+    Fig. 2 every (blocks, width) pair. All with train_lifter's recipe but `epochs`."""
+
+    epochs: int
+    blocks: tuple[int, ...]
+    widths: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class Params:
     seed: int
     paths: PathsConfig
     generate: GenerateConfig
     extract: ExtractConfig
     import_keypoints: ImportKeypointsConfig
+    lifting: LiftingConfig
     train_lifter: TrainLifterConfig
+    evaluate: EvaluateConfig
+    ablation: AblationConfig
 
 
 # --------------------------------------------------------------------------------------------

@@ -79,7 +79,11 @@ def tiny_repo(repo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
 def run_in() -> Callable[..., subprocess.CompletedProcess[str]]:
     def run(workdir: Path, *cmd: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
-            list(cmd), cwd=workdir, env=_env(workdir), capture_output=True, text=True,
+            list(cmd),
+            cwd=workdir,
+            env=_env(workdir),
+            capture_output=True,
+            text=True,
             timeout=timeout,
         )
         if proc.returncode != 0:

@@ -1,0 +1,216 @@
+"""Lifting datasets: 2D keypoints in pixels paired with root-relative 3D poses in the camera frame.
+
+A `LiftingDataset` is a set of rows, one per (frame, camera): ``kp2d_px`` (N, 17, 2) distorted
+pixel coordinates (NaN where a joint is missing, e.g. the Stacked Hourglass has no Neck),
+``pose3d_cam_mm`` (N, 17, 3) in the camera frame, millimetres, root (Pelvis) at the origin, and
+per-row ``subject``, ``action`` (the sequence name, e.g. ``"Directions 1"``), ``camera``,
+``image_wh_px`` and ``principal_px`` (the camera's principal point, used by the left-right flip).
+
+Loading from a Human3.6M tree in the 3d-pose-baseline layout (see ../shared/data/README.md):
+3D from ``S*/MyPoses/3D_positions``, ground-truth 2D by projecting it with the camera's distortion,
+Stacked Hourglass 2D from ``S*/StackedHourglass/<Action_with_underscores>.<camera>.h5``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from pose3d.camera import Camera, project, world_to_camera
+from pose3d.formats.h36m import list_actions, poses_path, read_cameras, read_positions
+from pose3d.skeleton import NUM_JOINTS, flip_lr, mocap32_to_h36m17, mpii16_to_h36m17, root_relative
+
+KEYPOINT_SOURCES = ("gt", "stacked_hourglass")
+SH_DATASET = "poses"
+
+
+@dataclass(frozen=True)
+class LiftingDataset:
+    """Rows of 2D keypoints and root-relative camera-frame 3D poses.
+
+    Shapes: kp2d_px (N, J, 2), pose3d_cam_mm (N, J, 3), subject/action/camera (N,) str,
+    image_wh_px (N, 2), principal_px (N, 2).
+    """
+
+    kp2d_px: np.ndarray
+    pose3d_cam_mm: np.ndarray
+    subject: np.ndarray
+    action: np.ndarray
+    camera: np.ndarray
+    image_wh_px: np.ndarray
+    principal_px: np.ndarray
+
+    def __post_init__(self) -> None:
+        n = self.kp2d_px.shape[0]
+        if self.kp2d_px.ndim != 3 or self.kp2d_px.shape[2] != 2:
+            raise ValueError(f"kp2d_px: expected shape (N, J, 2), got {self.kp2d_px.shape}")
+        j = self.kp2d_px.shape[1]
+        if self.pose3d_cam_mm.shape != (n, j, 3):
+            raise ValueError(
+                f"pose3d_cam_mm: expected shape {(n, j, 3)}, got {self.pose3d_cam_mm.shape}"
+            )
+        for name in ("subject", "action", "camera"):
+            if getattr(self, name).shape != (n,):
+                raise ValueError(f"{name}: expected shape ({n},), got {getattr(self, name).shape}")
+        for name in ("image_wh_px", "principal_px"):
+            if getattr(self, name).shape != (n, 2):
+                raise ValueError(
+                    f"{name}: expected shape ({n}, 2), got {getattr(self, name).shape}"
+                )
+
+    def __len__(self) -> int:
+        return int(self.kp2d_px.shape[0])
+
+    @property
+    def num_joints(self) -> int:
+        return int(self.kp2d_px.shape[1])
+
+    def take(self, index: np.ndarray) -> LiftingDataset:
+        """Rows selected by an integer or boolean index."""
+        return LiftingDataset(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
+
+def concat(parts: list[LiftingDataset]) -> LiftingDataset:
+    """Concatenate datasets row-wise (they must share the joint count)."""
+    if not parts:
+        raise ValueError("concat: no datasets given")
+    joints = {p.num_joints for p in parts}
+    if len(joints) != 1:
+        raise ValueError(f"concat: datasets have different joint counts {sorted(joints)}")
+    return LiftingDataset(
+        **{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(parts[0])}
+    )
+
+
+def select_subjects(data: LiftingDataset, subjects: list[str] | tuple[str, ...]) -> LiftingDataset:
+    """Rows of the given subjects; raises ValueError naming the subjects when none match."""
+    keep = np.isin(data.subject, list(subjects))
+    if not keep.any():
+        found = sorted(set(data.subject.tolist()))
+        raise ValueError(f"no rows for subjects {list(subjects)} (dataset has {found})")
+    return data.take(keep)
+
+
+def action_base(action: str) -> str:
+    """Sequence name -> action class: ``'Directions 1'`` -> ``'Directions'``, ``'Photo_2'`` -> ``'Photo'``."""
+    return re.sub(r"[ _]\d+$", "", action)
+
+
+def flip_lr_dataset(data: LiftingDataset) -> LiftingDataset:
+    """Mirror every row left-right, camera-aware.
+
+    The 2D is reflected about the vertical line through the principal point (u -> 2 c_x - u) and
+    the 3D about the camera's y-z plane (X -> -X); then left and right joint labels are swapped.
+    For an undistorted pinhole camera this is exactly the view of the mirrored person; the radial
+    distortion is symmetric too, only the tiny tangential term is not.
+    """
+    kp = data.kp2d_px.copy()
+    kp[..., 0] = 2.0 * data.principal_px[:, None, 0] - kp[..., 0]
+    pose = data.pose3d_cam_mm.copy()
+    pose[..., 0] = -pose[..., 0]
+    return LiftingDataset(
+        kp2d_px=flip_lr(kp),
+        pose3d_cam_mm=flip_lr(pose),
+        subject=data.subject,
+        action=data.action,
+        camera=data.camera,
+        image_wh_px=data.image_wh_px,
+        principal_px=data.principal_px,
+    )
+
+
+def stacked_hourglass_path(
+    root: str | os.PathLike[str], subject: str, action: str, camera: str
+) -> Path:
+    """``<root>/<subject>/StackedHourglass/<action, spaces -> underscores>.<camera>.h5``."""
+    return Path(root) / subject / "StackedHourglass" / f"{action.replace(' ', '_')}.{camera}.h5"
+
+
+def read_stacked_hourglass(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read one Stacked Hourglass file. Shapes: -> (N, 17, 2) px, H36M-17 order, Neck NaN."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: Stacked Hourglass file not found")
+    with h5py.File(path, "r") as f:
+        if SH_DATASET not in f:
+            raise ValueError(f"{path}: no dataset {SH_DATASET!r} (found {list(f)})")
+        kp16 = np.asarray(f[SH_DATASET][()], dtype=np.float64)
+    if kp16.ndim != 3 or kp16.shape[1:] != (16, 2):
+        raise ValueError(f"{path}: {SH_DATASET} has shape {kp16.shape}, expected (N, 16, 2)")
+    return mpii16_to_h36m17(kp16)
+
+
+def sequence_rows(
+    pose32_world_mm: np.ndarray, cam: Camera, kp2d_px: np.ndarray | None, names: tuple[str, str]
+) -> LiftingDataset:
+    """Rows of one sequence seen by one camera; 2D projected from the 3D when `kp2d_px` is None.
+
+    `names` is (subject, action). Frame counts that differ (detections vs. mocap) are truncated to
+    the shorter. Shapes: pose32_world_mm (N, 32, 3), kp2d_px (M, 17, 2) or None.
+    """
+    pose_cam_mm = world_to_camera(mocap32_to_h36m17(pose32_world_mm), cam)
+    if kp2d_px is None:
+        kp2d_px = project(pose_cam_mm, cam)
+    n = min(len(pose_cam_mm), len(kp2d_px))
+    return LiftingDataset(
+        kp2d_px=kp2d_px[:n],
+        pose3d_cam_mm=root_relative(pose_cam_mm[:n]),
+        subject=np.full(n, names[0], dtype=object),
+        action=np.full(n, names[1], dtype=object),
+        camera=np.full(n, cam.name, dtype=object),
+        image_wh_px=np.tile([float(cam.width), float(cam.height)], (n, 1)),
+        principal_px=np.tile(cam.c, (n, 1)),
+    )
+
+
+def load_h36m_lifting(
+    root: str | os.PathLike[str], subjects: list[str] | tuple[str, ...], source: str = "gt"
+) -> LiftingDataset:
+    """Every action of `subjects`, all four cameras, from a 3d-pose-baseline-layout tree.
+
+    `source` is ``"gt"`` (2D projected from the mocap) or ``"stacked_hourglass"``. Arrays are
+    float32. Raises FileNotFoundError for a missing cameras file, subject or detection file.
+    """
+    if source not in KEYPOINT_SOURCES:
+        raise ValueError(f"keypoint source {source!r}: expected one of {KEYPOINT_SOURCES}")
+    root = Path(root)
+    cameras = read_cameras(root / "cameras.h5")
+    parts = []
+    for subject in subjects:
+        actions = list_actions(root, subject)
+        if not actions:
+            raise FileNotFoundError(f"{root / subject}: no MyPoses/3D_positions/*.h5 files")
+        cams = [
+            cam for (s, _), cam in sorted(cameras.items(), key=lambda kv: kv[0]) if s == subject
+        ]
+        if not cams:
+            raise ValueError(f"{root / 'cameras.h5'}: no cameras for subject {subject}")
+        for action in actions:
+            pose32 = read_positions(poses_path(root, subject, action))
+            for cam in cams:
+                kp = None
+                if source == "stacked_hourglass":
+                    kp = read_stacked_hourglass(
+                        stacked_hourglass_path(root, subject, action, cam.name)
+                    )
+                parts.append(sequence_rows(pose32, cam, kp, (subject, action)))
+    data = concat(parts)
+    return LiftingDataset(
+        **{
+            f.name: getattr(data, f.name).astype(np.float32)
+            if getattr(data, f.name).dtype.kind == "f"
+            else getattr(data, f.name)
+            for f in fields(data)
+        }
+    )
+
+
+def check_joints(data: LiftingDataset, expected: int = NUM_JOINTS) -> None:
+    """Raise ValueError when the dataset does not have `expected` joints."""
+    if data.num_joints != expected:
+        raise ValueError(f"lifting dataset has {data.num_joints} joints, expected {expected}")

@@ -1,0 +1,203 @@
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from models.lifter import Lifter, _ClippedLinear
+from pose3d.config import LifterConfig, TrainLifterConfig
+from pose3d.lifting import LiftingDataset
+from tasks import lifter as tl
+
+SMALL = LifterConfig(width=32, num_blocks=1, dropout=0.1)
+
+
+def _train_cfg(**changes: object) -> TrainLifterConfig:
+    cfg = TrainLifterConfig(
+        model=SMALL, epochs=3,
+        batch_size=32, lr=3e-3, lr_schedule="cosine", lr_decay=0.96, lr_decay_steps=1000,
+        warmup_fraction=0.1, weight_decay=0.0, loss="mse", norm_2d="zscore", flip_train=False,
+        flip_test=False,
+    )  # fmt: skip
+    return dataclasses.replace(cfg, **changes)  # type: ignore[arg-type]
+
+
+def _dataset(n: int = 256, joints: int = 17, seed: int = 0) -> LiftingDataset:
+    """Poses from a 4-dimensional linear model, seen by a pinhole camera 5 m away."""
+    rng = np.random.default_rng(seed)
+    basis = np.random.default_rng(99).normal(0, 150, size=(4, joints, 3))
+    pose = np.einsum("nk,kjd->njd", rng.normal(size=(n, 4)), basis)
+    pose -= pose[:, :1]
+    absolute = pose + np.array([0.0, 0.0, 5000.0])
+    kp = 1000.0 * absolute[..., :2] / absolute[..., 2:] + 500.0
+    return LiftingDataset(kp, pose, np.full(n, "S1", object), np.full(n, "Walking", object),
+                          np.full(n, "c1", object), np.tile([1000.0, 1000.0], (n, 1)),
+                          np.tile([500.0, 500.0], (n, 1)))  # fmt: skip
+
+
+def test_model_shapes_and_switches() -> None:
+    for cfg in (
+        SMALL,
+        dataclasses.replace(SMALL, residual=False, batch_norm=False, max_norm=False),
+    ):
+        model = Lifter(cfg)
+        assert model(torch.zeros(8, 34)).shape == (8, 48)
+        has_bn = any(isinstance(m, torch.nn.BatchNorm1d) for m in model.modules())
+        assert has_bn == cfg.batch_norm
+    model = Lifter(dataclasses.replace(SMALL, input_joints=tuple(j for j in range(17) if j != 9)))
+    assert model(torch.zeros(4, 32)).shape == (4, 48)
+    with pytest.raises(ValueError, match=r"\(B, 32\)"):
+        model(torch.zeros(4, 34))
+    with pytest.raises(ValueError, match="max_norm_mode"):
+        Lifter(dataclasses.replace(SMALL, max_norm_mode="clip_grad"))
+
+
+def test_clipped_linear_gradients_match_autograd_through_the_clip() -> None:
+    torch.manual_seed(0)
+    x = torch.randn(5, 7, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(4, dtype=torch.float64, requires_grad=True)
+    for scale in (3.0, 0.01):  # clipped and not clipped
+        w = (torch.randn(4, 7, dtype=torch.float64) * scale).requires_grad_()
+        assert torch.autograd.gradcheck(
+            lambda x, w, b: _ClippedLinear.apply(x, w, b, 1.0), (x, w, b)
+        )
+        g = torch.randn(5, 4, dtype=torch.float64)
+        ours = torch.autograd.grad((_ClippedLinear.apply(x, w, b, 1.0) * g).sum(), (x, w, b))
+        clipped = w * torch.clamp(1.0 / torch.linalg.vector_norm(w), max=1.0)
+        ref = torch.autograd.grad((torch.nn.functional.linear(x, clipped, b) * g).sum(), (x, w, b))
+        for a, r in zip(ours, ref, strict=True):
+            torch.testing.assert_close(a, r)
+
+
+def _steps(model: Lifter, n: int, lr: float = 0.05) -> list[float]:
+    torch.manual_seed(1)
+    x = torch.randn(64, 34)
+    y = x @ torch.randn(34, 48) / 6.0  # a learnable target
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(n):
+        loss = torch.mean((model(x) - y) ** 2)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        model.max_norm_step_()
+        losses.append(float(loss.detach()))
+    return losses
+
+
+@pytest.mark.parametrize("mode", ["forward", "post_step"])
+def test_max_norm_holds_after_steps(mode: str) -> None:
+    model = Lifter(dataclasses.replace(SMALL, max_norm_mode=mode, max_norm_value=1.0))
+    _steps(model, 20)
+    assert max(model.effective_weight_norms()) <= 1.0 + 1e-5
+    stored = [float(torch.linalg.vector_norm(m.weight.detach())) for m in model.linears()]
+    if mode == "forward":  # the stored matrix is free; only the one in the product is clipped
+        assert max(stored) > 1.0
+    else:
+        assert max(stored) <= 1.0 + 1e-5
+
+
+def test_a_few_steps_lower_the_loss() -> None:
+    losses = _steps(Lifter(SMALL), 40, lr=0.03)
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_train_writes_checkpoint_and_history_and_lowers_the_loss(tmp_path: Path) -> None:
+    res = tl.train_lifter(_dataset(), _dataset(64, seed=1), _train_cfg(epochs=4), tmp_path, seed=0)
+    assert [h["epoch"] for h in res.history] == [1, 2, 3, 4] and res.epochs_run == 4
+    assert res.history[-1]["train_loss"] < res.history[0]["train_loss"]
+    assert res.history[-1]["val_mpjpe_p1_mm"] < res.history[0]["val_mpjpe_p1_mm"]
+    lines = (tmp_path / tl.HISTORY).read_text().splitlines()
+    assert lines[0].split(",") == list(tl.HISTORY_FIELDS) and len(lines) == 5
+    lifter = tl.load_lifter(res.checkpoint, num_joints=17)
+    val = _dataset(64, seed=1)
+    pred = tl.predict_lifter(lifter, val.kp2d_px, val.image_wh_px)
+    assert pred.shape == (64, 17, 3) and (pred[:, 0] == 0).all()
+
+
+def test_interrupted_training_resumes_to_the_same_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data, cfg = _dataset(), _train_cfg(epochs=3)
+    full = tl.train_lifter(data, None, cfg, tmp_path / "full", seed=0)
+    real_epoch = tl._train_epoch
+    calls = {"n": 0}
+
+    def crash_in_epoch_2(*args: object, **kwargs: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real_epoch(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tl, "_train_epoch", crash_in_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        tl.train_lifter(data, None, cfg, tmp_path / "cut", seed=0)
+    monkeypatch.setattr(tl, "_train_epoch", real_epoch)
+    resumed = tl.train_lifter(data, None, cfg, tmp_path / "cut", seed=0)
+    assert resumed.epochs_run == 2
+    a = tl.load_lifter(full.checkpoint).model.state_dict()
+    b = tl.load_lifter(resumed.checkpoint).model.state_dict()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key])
+    assert tl.train_lifter(data, None, cfg, tmp_path / "cut", seed=0).epochs_run == 0
+    assert tl.train_lifter(data, None, cfg, tmp_path / "cut", seed=1).epochs_run == 3  # new config
+
+
+def test_checkpoint_for_other_joints_is_refused(tmp_path: Path) -> None:
+    cfg = _train_cfg(epochs=1, model=dataclasses.replace(SMALL, num_joints=16))
+    res = tl.train_lifter(_dataset(joints=16), None, cfg, tmp_path, seed=0)
+    with pytest.raises(ValueError, match="trained for 16 joints, the data has 17"):
+        tl.load_lifter(res.checkpoint, num_joints=17)
+    lifter = tl.load_lifter(res.checkpoint)
+    data = _dataset(8)
+    with pytest.raises(ValueError, match=r"expects \(N, 16, 2\)"):
+        tl.predict_lifter(lifter, data.kp2d_px, data.image_wh_px)
+    with pytest.raises(ValueError, match="16 joints, model.num_joints is 17"):
+        tl.train_lifter(_dataset(joints=16), None, _train_cfg(epochs=1), tmp_path / "y", seed=0)
+
+
+def test_nan_keypoints_are_the_training_mean(tmp_path: Path) -> None:
+    data = _dataset()
+    res = tl.train_lifter(data, None, _train_cfg(epochs=1, flip_test=True), tmp_path, seed=0)
+    lifter = tl.load_lifter(res.checkpoint)
+    kp = data.kp2d_px[:8].copy()
+    kp[:, 9] = np.nan
+    pred = tl.predict_lifter(
+        lifter, kp, data.image_wh_px[:8], data.principal_px[:8], flip_test=True
+    )
+    assert np.isfinite(pred).all()
+    mean = lifter.stats.mean_2d.reshape(17, 2)[9]
+    kp[:, 9] = mean
+    filled = tl.predict_lifter(lifter, kp, data.image_wh_px[:8])
+    kp[:, 9] = np.nan
+    np.testing.assert_allclose(
+        tl.predict_lifter(lifter, kp, data.image_wh_px[:8]), filled, atol=1e-4
+    )
+
+
+def test_empty_split_and_bad_settings_raise(tmp_path: Path) -> None:
+    data = _dataset()
+    with pytest.raises(ValueError, match="empty"):
+        tl.train_lifter(data.take(np.zeros(len(data), bool)), None, _train_cfg(), tmp_path, seed=0)
+    with pytest.raises(ValueError, match="loss"):
+        tl.train_lifter(data, None, _train_cfg(loss="huber"), tmp_path, seed=0)
+    with pytest.raises(FileNotFoundError, match="checkpoint"):
+        tl.load_lifter(tmp_path / "none.pt")
+
+
+def test_flip_training_and_all_schedules_and_losses_run(tmp_path: Path) -> None:
+    data = _dataset(128)
+    for i, (schedule, loss) in enumerate([("exponential", "mpjpe"), ("onecycle", "l1")]):
+        cfg = _train_cfg(
+            epochs=1, lr_schedule=schedule, loss=loss, flip_train=True, norm_2d="image"
+        )
+        res = tl.train_lifter(data, data, cfg, tmp_path / str(i), seed=0)
+        assert np.isfinite(res.history[0]["val_mpjpe_p1_mm"])
+    cfg = _train_cfg(lr_schedule="cosine", warmup_fraction=0.1)
+    factors = [tl.lr_factor(cfg, s, 100) for s in range(100)]
+    assert factors[9] == pytest.approx(1.0) and factors[0] < 0.2 and factors[-1] < 0.01
+    exp = _train_cfg(lr_schedule="exponential", lr_decay=0.5, lr_decay_steps=10)
+    assert tl.lr_factor(exp, 20, 100) == pytest.approx(0.25)

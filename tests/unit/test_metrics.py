@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pose3d import metrics
+
+
+def _rotation(axis: np.ndarray, angle: float) -> np.ndarray:
+    axis = axis / np.linalg.norm(axis)
+    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    return np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * k @ k
+
+
+def test_protocol1_hand_computed() -> None:
+    gt = np.zeros((1, 3, 3))
+    gt[0, 1] = [100.0, 0, 0]
+    gt[0, 2] = [0, 100.0, 0]
+    pred = gt.copy()
+    pred[0, 1] += [3.0, 4.0, 0.0]  # error 5
+    pred[0, 2] += [0.0, 0.0, 12.0]  # error 12
+    assert metrics.mpjpe(pred, gt, "root") == pytest.approx((0 + 5 + 12) / 3)
+    np.testing.assert_allclose(metrics.joint_errors(pred, gt, "root"), [[0.0, 5.0, 12.0]])
+
+
+def test_protocol1_removes_a_root_translation_but_none_does_not() -> None:
+    rng = np.random.default_rng(0)
+    gt = rng.normal(size=(4, 17, 3)) * 200
+    pred = gt + np.array([10.0, -20.0, 5.0])
+    assert metrics.mpjpe(pred, gt, "root") == pytest.approx(0.0, abs=1e-9)
+    assert metrics.mpjpe(pred, gt, "none") == pytest.approx(np.sqrt(100 + 400 + 25))
+
+
+def test_protocol2_maps_a_rotated_scaled_translated_copy_to_zero() -> None:
+    rng = np.random.default_rng(1)
+    gt = rng.normal(size=(3, 17, 3)) * 300
+    rot = _rotation(np.array([1.0, 2.0, -0.5]), 0.7)
+    pred = 1.7 * gt @ rot.T + np.array([50.0, -300.0, 4000.0])
+    assert metrics.mpjpe(pred, gt, "root") > 100  # far apart before the alignment
+    assert metrics.mpjpe(pred, gt, "procrustes") == pytest.approx(0.0, abs=1e-8)
+    np.testing.assert_allclose(metrics.procrustes_align(pred, gt), gt, atol=1e-8)
+
+
+def test_protocol2_does_not_use_reflections() -> None:
+    rng = np.random.default_rng(2)
+    gt = rng.normal(size=(1, 17, 3)) * 300
+    mirrored = gt * np.array([-1.0, 1.0, 1.0])
+    assert metrics.mpjpe(mirrored, gt, "procrustes") > 10.0
+
+
+def test_protocol2_is_not_worse_than_protocol1() -> None:
+    rng = np.random.default_rng(3)
+    gt = rng.normal(size=(20, 17, 3)) * 300
+    gt -= gt[:, :1]
+    pred = gt + rng.normal(size=gt.shape) * 30
+    assert metrics.mpjpe(pred, gt, "procrustes") <= metrics.mpjpe(pred, gt, "root")
+
+
+def test_per_action_averages_within_then_over_actions() -> None:
+    gt = np.zeros((3, 2, 3))
+    pred = gt.copy()
+    pred[0, 1, 0] = 2.0  # frame errors (mean over 2 joints): 1, 3, 10
+    pred[1, 1, 0] = 6.0
+    pred[2, 1, 0] = 20.0
+    mean, table = metrics.mpjpe_per_action(pred, gt, np.array(["A", "A", "B"]), "root")
+    assert table == pytest.approx({"A": 2.0, "B": 10.0})
+    assert mean == pytest.approx(6.0)  # not the frame mean 14 / 3
+    assert metrics.mpjpe(pred, gt) == pytest.approx(14 / 3)
+
+
+def test_per_joint_hand_computed() -> None:
+    gt = np.zeros((2, 2, 3))
+    pred = gt.copy()
+    pred[0, 1] = [0.0, 3.0, 4.0]
+    pred[1, 1] = [0.0, 0.0, 1.0]
+    np.testing.assert_allclose(metrics.mpjpe_per_joint(pred, gt), [0.0, 3.0])
+
+
+def test_challenge_metric_uses_all_17_root_relative_joints_without_alignment() -> None:
+    gt = np.zeros((2, 17, 3))
+    pred = gt.copy()
+    pred[0, 5] = [17.0, 0.0, 0.0]
+    pred[1, 0] = [0.0, 34.0, 0.0]  # a predicted root off the origin counts as it is
+    assert metrics.challenge_mpjpe(pred, gt) == pytest.approx((17 + 34) / 34)
+    with pytest.raises(ValueError, match="17 joints"):
+        metrics.challenge_mpjpe(pred[:, :16], gt[:, :16])
+
+
+def test_bad_inputs_raise_value_error() -> None:
+    a = np.zeros((2, 17, 3))
+    with pytest.raises(ValueError, match="alignment"):
+        metrics.mpjpe(a, a, "rigid")
+    with pytest.raises(ValueError, match="equal shape"):
+        metrics.mpjpe(a, a[:, :16])
+    with pytest.raises(ValueError, match="N = 0"):
+        metrics.mpjpe(a[:0], a[:0])
+    with pytest.raises(ValueError, match="actions"):
+        metrics.mpjpe_per_action(a, a, np.array(["A"]))
