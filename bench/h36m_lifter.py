@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=None, help="checkpoint folder (a rerun resumes); default temp")
     ap.add_argument("--json", default=None, help="write the results here")
     args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", force=True)
     res = run(args)
     print(f"input {res['input']}: train {res['train_subjects']} -> test {res['test_subjects']}")
     for action, err in sorted(res["per_action_p1_mm"].items()):

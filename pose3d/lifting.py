@@ -6,27 +6,19 @@ pixel coordinates (NaN where a joint is missing, e.g. the Stacked Hourglass has 
 per-row ``subject``, ``action`` (the sequence name, e.g. ``"Directions 1"``), ``camera``,
 ``image_wh_px`` and ``principal_px`` (the camera's principal point, used by the left-right flip).
 
-Loading from a Human3.6M tree in the 3d-pose-baseline layout (see ../shared/data/README.md):
-3D from ``S*/MyPoses/3D_positions``, ground-truth 2D by projecting it with the camera's distortion,
-Stacked Hourglass 2D from ``S*/StackedHourglass/<Action_with_underscores>.<camera>.h5``.
+The pipeline builds them from its tables (`pose3d.lifting_tables`: extracted frames joined with
+a keypoint cache); `sequence_rows` builds one from a mocap sequence and a camera.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, fields
-from pathlib import Path
 
-import h5py
 import numpy as np
 
 from pose3d.camera import Camera, project, world_to_camera
-from pose3d.formats.h36m import list_actions, poses_path, read_cameras, read_positions
-from pose3d.skeleton import NUM_JOINTS, flip_lr, mocap32_to_h36m17, mpii16_to_h36m17, root_relative
-
-KEYPOINT_SOURCES = ("gt", "stacked_hourglass")
-SH_DATASET = "poses"
+from pose3d.skeleton import flip_lr, mocap32_to_h36m17, root_relative
 
 
 @dataclass(frozen=True)
@@ -124,27 +116,6 @@ def flip_lr_dataset(data: LiftingDataset) -> LiftingDataset:
     )
 
 
-def stacked_hourglass_path(
-    root: str | os.PathLike[str], subject: str, action: str, camera: str
-) -> Path:
-    """``<root>/<subject>/StackedHourglass/<action, spaces -> underscores>.<camera>.h5``."""
-    return Path(root) / subject / "StackedHourglass" / f"{action.replace(' ', '_')}.{camera}.h5"
-
-
-def read_stacked_hourglass(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read one Stacked Hourglass file. Shapes: -> (N, 17, 2) px, H36M-17 order, Neck NaN."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: Stacked Hourglass file not found")
-    with h5py.File(path, "r") as f:
-        if SH_DATASET not in f:
-            raise ValueError(f"{path}: no dataset {SH_DATASET!r} (found {list(f)})")
-        kp16 = np.asarray(f[SH_DATASET][()], dtype=np.float64)
-    if kp16.ndim != 3 or kp16.shape[1:] != (16, 2):
-        raise ValueError(f"{path}: {SH_DATASET} has shape {kp16.shape}, expected (N, 16, 2)")
-    return mpii16_to_h36m17(kp16)
-
-
 def sequence_rows(
     pose32_world_mm: np.ndarray, cam: Camera, kp2d_px: np.ndarray | None, names: tuple[str, str]
 ) -> LiftingDataset:
@@ -166,51 +137,3 @@ def sequence_rows(
         image_wh_px=np.tile([float(cam.width), float(cam.height)], (n, 1)),
         principal_px=np.tile(cam.c, (n, 1)),
     )
-
-
-def load_h36m_lifting(
-    root: str | os.PathLike[str], subjects: list[str] | tuple[str, ...], source: str = "gt"
-) -> LiftingDataset:
-    """Every action of `subjects`, all four cameras, from a 3d-pose-baseline-layout tree.
-
-    `source` is ``"gt"`` (2D projected from the mocap) or ``"stacked_hourglass"``. Arrays are
-    float32. Raises FileNotFoundError for a missing cameras file, subject or detection file.
-    """
-    if source not in KEYPOINT_SOURCES:
-        raise ValueError(f"keypoint source {source!r}: expected one of {KEYPOINT_SOURCES}")
-    root = Path(root)
-    cameras = read_cameras(root / "cameras.h5")
-    parts = []
-    for subject in subjects:
-        actions = list_actions(root, subject)
-        if not actions:
-            raise FileNotFoundError(f"{root / subject}: no MyPoses/3D_positions/*.h5 files")
-        cams = [
-            cam for (s, _), cam in sorted(cameras.items(), key=lambda kv: kv[0]) if s == subject
-        ]
-        if not cams:
-            raise ValueError(f"{root / 'cameras.h5'}: no cameras for subject {subject}")
-        for action in actions:
-            pose32 = read_positions(poses_path(root, subject, action))
-            for cam in cams:
-                kp = None
-                if source == "stacked_hourglass":
-                    kp = read_stacked_hourglass(
-                        stacked_hourglass_path(root, subject, action, cam.name)
-                    )
-                parts.append(sequence_rows(pose32, cam, kp, (subject, action)))
-    data = concat(parts)
-    return LiftingDataset(
-        **{
-            f.name: getattr(data, f.name).astype(np.float32)
-            if getattr(data, f.name).dtype.kind == "f"
-            else getattr(data, f.name)
-            for f in fields(data)
-        }
-    )
-
-
-def check_joints(data: LiftingDataset, expected: int = NUM_JOINTS) -> None:
-    """Raise ValueError when the dataset does not have `expected` joints."""
-    if data.num_joints != expected:
-        raise ValueError(f"lifting dataset has {data.num_joints} joints, expected {expected}")

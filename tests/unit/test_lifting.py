@@ -1,14 +1,10 @@
 from __future__ import annotations
 
-from pathlib import Path
-
-import h5py
 import numpy as np
 import pytest
 
 from pose3d import lifting
 from pose3d.camera import Camera, look_at, project
-from pose3d.formats.h36m import poses_path, write_cameras, write_positions
 from pose3d.skeleton import H36M17_JOINTS
 
 
@@ -83,42 +79,3 @@ def test_select_subjects_and_action_names() -> None:
     assert lifting.action_base("Directions 1") == "Directions"
     assert lifting.action_base("Photo_2") == "Photo"
     assert lifting.action_base("WalkDog") == "WalkDog"
-
-
-def _write_tree(root: Path) -> None:
-    cams = {("S1", "10000001"): _camera("10000001", -0.1), ("S1", "10000002"): _camera("10000002")}
-    write_cameras(root / "cameras.h5", cams)
-    write_positions(poses_path(root, "S1", "Walking 1"), _poses32(6))
-    for name in ("10000001", "10000002"):
-        path = lifting.stacked_hourglass_path(root, "S1", "Walking 1", name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with h5py.File(path, "w") as f:
-            f["poses"] = np.full((5, 16, 2), 400.0)  # one frame fewer than the mocap
-
-
-def test_load_tree_gt_and_stacked_hourglass(tmp_path: Path) -> None:
-    _write_tree(tmp_path)
-    gt = lifting.load_h36m_lifting(tmp_path, ["S1"], "gt")
-    assert len(gt) == 12 and gt.kp2d_px.dtype == np.float32
-    assert sorted(set(gt.camera.tolist())) == ["10000001", "10000002"]
-    assert lifting.stacked_hourglass_path(tmp_path, "S1", "Walking 1", "1").name == "Walking_1.1.h5"
-    sh = lifting.load_h36m_lifting(tmp_path, ["S1"], "stacked_hourglass")
-    assert len(sh) == 10
-    assert np.isnan(sh.kp2d_px[:, 9]).all()  # no Neck in MPII order
-    assert not np.isnan(np.delete(sh.kp2d_px, 9, axis=1)).any()
-    with pytest.raises(FileNotFoundError, match="S7"):
-        lifting.load_h36m_lifting(tmp_path, ["S7"], "gt")
-    with pytest.raises(ValueError, match="keypoint source"):
-        lifting.load_h36m_lifting(tmp_path, ["S1"], "openpose")
-
-
-def test_real_stacked_hourglass_is_near_the_ground_truth_projection(shared_data: Path) -> None:
-    root = shared_data / "h36m"
-    gt = lifting.load_h36m_lifting(root, ["S1"], "gt")
-    sh = lifting.load_h36m_lifting(root, ["S1"], "stacked_hourglass")
-    assert len(gt) == len(sh) > 40_000
-    np.testing.assert_array_equal(gt.pose3d_cam_mm, sh.pose3d_cam_mm)
-    err = np.linalg.norm(gt.kp2d_px - sh.kp2d_px, axis=-1)
-    hips_knees = [0, 1, 2, 4, 5]  # detections of these are close to the projection
-    assert 5.0 < float(np.nanmean(err[:, hips_knees])) < 20.0
-    assert 5.0 < float(np.nanmean(gt.pose3d_cam_mm[:, :, 2].std(axis=0))) < 500
