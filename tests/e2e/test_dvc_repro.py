@@ -49,7 +49,7 @@ def test_repro_runs_every_stage_and_writes_the_artifacts(tiny_repo: Path, first_
     assert metrics["rows"] == 16
     assert 0 < metrics["mpjpe_p2_mm"] <= metrics["mpjpe_p1_mm"] < 2000
     table = (data / "ablation/table1.md").read_text().strip().splitlines()
-    assert len(table) == 2 + 8
+    assert len(table) == 2 + 9  # 8 combinations + max-norm in the other mode
 
 
 def test_rerun_without_changes_runs_nothing(
