@@ -16,7 +16,9 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 def shared_data() -> Path:
     """The real-data folder ../shared/data; tests that use it skip where it is absent."""
     if not (SHARED_DATA / "README.md").is_file():
-        pytest.skip(f"real data not available: {SHARED_DATA} is absent (see README, 'Data and licences')")
+        pytest.skip(
+            f"real data not available: {SHARED_DATA} is absent (see README, 'Data and licences')"
+        )
     return SHARED_DATA
 
 
