@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
-from types import MappingProxyType
 
 import cv2
 import numpy as np
 import pytest
+from tiny_configs import tiny_generate_config
 
-from pose3d.config import CameraSpec, GenerateConfig
 from pose3d.formats.h36m import read_cameras, read_positions
 from pose3d.io import read_parquet_metadata, read_parquet_validated
 from pose3d.schema import FRAMES_SCHEMA, FRAMES_SCHEMA_VERSION
@@ -21,34 +19,10 @@ from tasks.generate import generate
 N_FRAMES = 10  # 0.2 s at 50 fps
 
 
-def tiny_config(**changes: object) -> GenerateConfig:
-    """2 subjects, 2 actions, 2 cameras, 0.2 s, 64x64 images, 5 challenge images per split."""
-    cfg = GenerateConfig(
-        h36m_subjects=("S1", "S5"),
-        actions=("Walking", "Bending"),
-        fps=50.0,
-        seconds_per_action=0.2,
-        image_width=64,
-        image_height=64,
-        cameras=(
-            CameraSpec("10000001", 45.0, 5000.0, 1500.0, 75.0, (-0.2, 0.24, 0.0), (-0.001, 0.001)),
-            CameraSpec("10000002", 225.0, 5000.0, 1600.0, 76.0, (-0.19, 0.2, 0.0), (0.002, 0.0)),
-        ),
-        challenge_splits=MappingProxyType({"Train": ("S1",), "Val": ("S9",), "Test": ("S11",)}),
-        challenge_images=MappingProxyType({"Train": 5, "Val": 5, "Test": 5}),
-        challenge_distance_mm=(2500.0, 8000.0),
-        challenge_offcentre=0.6,
-        occluder_probability=0.25,
-        jpeg_quality=90,
-        video_codec="mp4v",
-    )
-    return dataclasses.replace(cfg, **changes)  # type: ignore[arg-type]
-
-
 @pytest.fixture(scope="module")
 def out_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("generate")
-    summary = generate(tiny_config(), 0, out)
+    summary = generate(tiny_generate_config(), 0, out)
     assert summary.video_frames == 2 * 2 * 2 * N_FRAMES
     assert summary.challenge_images == {"Train": 5, "Val": 5, "Test": 5}
     return out
@@ -111,7 +85,7 @@ def test_challenge_labels_metadata(out_dir: Path) -> None:
 
 
 def test_same_seed_same_data(out_dir: Path, tmp_path: Path) -> None:
-    cfg = tiny_config(h36m_subjects=("S1",))  # the challenge does not depend on these
+    cfg = tiny_generate_config(h36m_subjects=("S1",))  # the challenge does not depend on these
     generate(cfg, 0, tmp_path)
     for rel in ("h36m/S1/MyPoses/3D_positions/Walking.h5",):
         np.testing.assert_array_equal(read_positions(tmp_path / rel), read_positions(out_dir / rel))
@@ -130,5 +104,5 @@ def test_a_crash_leaves_no_half_dataset(tmp_path: Path, monkeypatch: pytest.Monk
 
     monkeypatch.setattr(world, "write_video", failing_video)
     with pytest.raises(RuntimeError, match="disk full"):
-        generate(tiny_config(), 0, tmp_path)
+        generate(tiny_generate_config(), 0, tmp_path)
     assert list(tmp_path.iterdir()) == []

@@ -1,15 +1,14 @@
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from types import MappingProxyType
 
 import cv2
 import numpy as np
 import pytest
+from tiny_configs import tiny_generate_config
 
 from pose3d.camera import project
-from pose3d.config import CameraSpec, GenerateConfig
 from pose3d.formats.h36m import read_cameras
 from pose3d.io import read_parquet_validated
 from pose3d.schema import FRAMES_SCHEMA, FRAMES_SCHEMA_VERSION, column_to_array
@@ -17,35 +16,10 @@ from pose3d.synth.stills import PoseCache, pose_csv, render_still, write_challen
 from pose3d.synth.world import validate_config
 
 
-def tiny_config(**changes: object) -> GenerateConfig:
-    cfg = GenerateConfig(
-        h36m_subjects=("S1", "S5"),
-        actions=("Walking", "Bending"),
-        fps=50.0,
-        seconds_per_action=0.2,
-        image_width=64,
-        image_height=64,
-        cameras=(
-            CameraSpec(
-                "10000001", 45.0, 5000.0, 1500.0, 75.0, (-0.2, 0.24, -0.003), (-0.001, 0.001)
-            ),
-            CameraSpec("10000002", 225.0, 5000.0, 1600.0, 76.0, (-0.19, 0.2, 0.0), (0.002, -0.001)),
-        ),
-        challenge_splits=MappingProxyType({"Train": ("S1",), "Val": ("S9",), "Test": ("S11",)}),
-        challenge_images=MappingProxyType({"Train": 5, "Val": 5, "Test": 5}),
-        challenge_distance_mm=(2500.0, 8000.0),
-        challenge_offcentre=0.6,
-        occluder_probability=0.25,
-        jpeg_quality=90,
-        video_codec="mp4v",
-    )
-    return dataclasses.replace(cfg, **changes)  # type: ignore[arg-type]
-
-
 @pytest.fixture(scope="module")
 def challenge(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("challenge")
-    write_challenge(tiny_config(), 0, root)
+    write_challenge(tiny_generate_config(), 0, root)
     return root
 
 
@@ -108,7 +82,7 @@ def test_subject_of_each_image_comes_from_its_split(challenge: Path) -> None:
 
 
 def test_render_still_is_deterministic() -> None:
-    cfg = tiny_config()
+    cfg = tiny_generate_config()
     a = render_still(cfg, 0, "Val", 3, PoseCache(cfg, 0))
     b = render_still(cfg, 0, "Val", 3, PoseCache(cfg, 0))
     np.testing.assert_array_equal(a.image, b.image)
@@ -149,4 +123,4 @@ def test_pose_csv_format() -> None:
 )
 def test_bad_config_is_named(changes: dict[str, object], key: str) -> None:
     with pytest.raises(ValueError, match=key):
-        validate_config(tiny_config(**changes))
+        validate_config(tiny_generate_config(**changes))
