@@ -35,7 +35,7 @@ from pose3d.lifting import LiftingDataset
 from pose3d.lifting_tables import (
     Selection,
     lifting_from_tables,
-    read_principal_points,
+    read_lifting_cameras,
     select_frames,
 )
 from pose3d.skeleton import H36M17_JOINTS
@@ -88,11 +88,11 @@ def pipeline_data(
     else:
         import_stacked_hourglass(root, cache, subjects[0] + subjects[1])
     frames, keypoints = read_frames(work / "extract" / "h36m.parquet"), read_keypoints(cache)
-    principal = read_principal_points(root / "cameras.h5")
+    cameras = read_lifting_cameras(root / "cameras.h5")
     parts = []
     for name, group in zip(("train", "test"), subjects, strict=True):
         rows = select_frames(frames, Selection("h36m", tuple(group)), f"{name} subjects")
-        data, unmatched = lifting_from_tables(rows, keypoints, principal)
+        data, unmatched = lifting_from_tables(rows, keypoints, cameras)
         print(f"{name}: {len(data)} rows from {rows.num_rows} frames ({unmatched} without 2D)")
         parts.append(data)
     return parts[0], parts[1], time.perf_counter() - t0

@@ -54,17 +54,27 @@ def project(pts_cam_mm: np.ndarray, cam: Camera) -> np.ndarray:
     Uses the tangential term exactly as the Human3.6M code does (it reproduces the official 2D).
     Shapes: (..., 3) mm -> (..., 2) px.
     """
+    return project_with(pts_cam_mm, cam.f, cam.c, cam.k, cam.p)
+
+
+def project_with(
+    pts_cam_mm: np.ndarray, f: np.ndarray, c: np.ndarray, k: np.ndarray, p: np.ndarray
+) -> np.ndarray:
+    """`project` with intrinsics given as arrays that broadcast against the points' leading axes,
+    e.g. one camera per pose: pts (N, J, 3) with f, c (N, 1, 2), k (N, 1, 3), p (N, 1, 2).
+
+    Shapes: (..., 3) mm -> (..., 2) px.
+    """
+    f, c, k, p = (np.asarray(a, dtype=np.float64) for a in (f, c, k, p))
     z = pts_cam_mm[..., 2]
     x = pts_cam_mm[..., 0] / z
     y = pts_cam_mm[..., 1] / z
     r2 = x * x + y * y
-    k1, k2, k3 = cam.k
-    p1, p2 = cam.p
-    radial = 1.0 + k1 * r2 + k2 * r2**2 + k3 * r2**3
-    tan = p1 * y + p2 * x
-    xd = x * (radial + tan) + p2 * r2
-    yd = y * (radial + tan) + p1 * r2
-    return np.stack([cam.f[0] * xd + cam.c[0], cam.f[1] * yd + cam.c[1]], axis=-1)
+    radial = 1.0 + k[..., 0] * r2 + k[..., 1] * r2**2 + k[..., 2] * r2**3
+    tan = p[..., 0] * y + p[..., 1] * x
+    xd = x * (radial + tan) + p[..., 1] * r2
+    yd = y * (radial + tan) + p[..., 0] * r2
+    return np.stack([f[..., 0] * xd + c[..., 0], f[..., 1] * yd + c[..., 1]], axis=-1)
 
 
 def project_world(pts_world_mm: np.ndarray, cam: Camera) -> np.ndarray:

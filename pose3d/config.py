@@ -132,6 +132,16 @@ class LifterConfig:
 
 
 @dataclass(frozen=True)
+class AugmentConfig:
+    """Geometric augmentation of the training rows (pose3d.augment); all off by default."""
+
+    probability: float = 0.0  # fraction of training rows replaced by an augmented copy each epoch
+    rotate_deg: float = 0.0  # yaw about the world's vertical axis, uniform in [-r, r] degrees
+    bone_scale: float = 0.0  # std of the log length factor of each bone (left = right)
+    body_scale: float = 0.0  # std of the log size factor of the whole body (feet kept on the floor)
+
+
+@dataclass(frozen=True)
 class TrainLifterConfig:
     """How the lifter is trained (its data route is the `lifting` section)."""
 
@@ -148,6 +158,7 @@ class TrainLifterConfig:
     norm_2d: str  # 2D pre-transform: "zscore" (Martinez) | "image" | "root_scale"
     flip_train: bool  # add left-right mirrored copies of the training rows
     flip_test: bool  # average predictions over the input and its mirror
+    augment: AugmentConfig = AugmentConfig()
 
     def __post_init__(self) -> None:
         choices = {
@@ -163,6 +174,15 @@ class TrainLifterConfig:
         if self.epochs < 1 or self.batch_size < 2 or self.lr <= 0 or self.lr_decay_steps < 1:
             raise ConfigError(
                 "train_lifter: need epochs >= 1, batch_size >= 2, lr > 0, lr_decay_steps >= 1"
+            )
+        aug = self.augment
+        if (
+            not 0.0 <= aug.probability <= 1.0
+            or min(aug.rotate_deg, aug.bone_scale, aug.body_scale) < 0
+        ):
+            raise ConfigError(
+                "train_lifter.augment: need 0 <= probability <= 1 and rotate_deg, bone_scale, "
+                "body_scale >= 0"
             )
         if self.model.max_norm_mode not in ("forward", "post_step"):
             mode = self.model.max_norm_mode

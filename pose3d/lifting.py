@@ -4,7 +4,11 @@ A `LiftingDataset` is a set of rows, one per (frame, camera): ``kp2d_px`` (N, 17
 pixel coordinates (NaN where a joint is missing, e.g. the Stacked Hourglass has no Neck),
 ``pose3d_cam_mm`` (N, 17, 3) in the camera frame, millimetres, root (Pelvis) at the origin, and
 per-row ``subject``, ``action`` (the sequence name, e.g. ``"Directions 1"``), ``camera``,
-``image_wh_px`` and ``principal_px`` (the camera's principal point, used by the left-right flip).
+``image_wh_px`` and ``principal_px`` (the camera's principal point, used by the left-right flip),
+and optionally ``geometry`` (N, 15), the view of each row, used by `pose3d.augment`: the root's
+camera-frame position (mm), the world's up direction in the camera frame, and the camera's
+focal length, principal point, radial and tangential distortion (`GEOMETRY_COLUMNS`); NaN where
+unknown, None where no row has it.
 
 The pipeline builds them from its tables (`pose3d.lifting_tables`: extracted frames joined with
 a keypoint cache); `sequence_rows` builds one from a mocap sequence and a camera.
@@ -14,11 +18,27 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 
 from pose3d.camera import Camera, project, world_to_camera
 from pose3d.skeleton import flip_lr, mocap32_to_h36m17, root_relative
+
+GEOMETRY_COLUMNS = (
+    "root_x", "root_y", "root_z", "up_x", "up_y", "up_z", "fx", "fy", "cx", "cy",
+    "k1", "k2", "k3", "p1", "p2",
+)  # fmt: skip
+WORLD_UP = np.array([0.0, 0.0, 1.0])  # Human3.6M world frame: z up
+
+
+def view_geometry(root_cam_mm: np.ndarray, cam: Camera) -> np.ndarray:
+    """Geometry rows (`GEOMETRY_COLUMNS`) of poses rooted at `root_cam_mm` seen by `cam`.
+
+    Shapes: root_cam_mm (N, 3) -> (N, 15)."""
+    n = len(root_cam_mm)
+    fixed = np.concatenate([WORLD_UP @ cam.R, cam.f, cam.c, cam.k, cam.p])
+    return np.concatenate([np.asarray(root_cam_mm, np.float64), np.tile(fixed, (n, 1))], axis=1)
 
 
 @dataclass(frozen=True)
@@ -26,7 +46,7 @@ class LiftingDataset:
     """Rows of 2D keypoints and root-relative camera-frame 3D poses.
 
     Shapes: kp2d_px (N, J, 2), pose3d_cam_mm (N, J, 3), subject/action/camera (N,) str,
-    image_wh_px (N, 2), principal_px (N, 2).
+    image_wh_px (N, 2), principal_px (N, 2), geometry (N, 15) or None.
     """
 
     kp2d_px: np.ndarray
@@ -36,6 +56,7 @@ class LiftingDataset:
     camera: np.ndarray
     image_wh_px: np.ndarray
     principal_px: np.ndarray
+    geometry: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = self.kp2d_px.shape[0]
@@ -54,6 +75,9 @@ class LiftingDataset:
                 raise ValueError(
                     f"{name}: expected shape ({n}, 2), got {getattr(self, name).shape}"
                 )
+        width = len(GEOMETRY_COLUMNS)
+        if self.geometry is not None and self.geometry.shape != (n, width):
+            raise ValueError(f"geometry: expected shape ({n}, {width}), got {self.geometry.shape}")
 
     def __len__(self) -> int:
         return int(self.kp2d_px.shape[0])
@@ -64,7 +88,12 @@ class LiftingDataset:
 
     def take(self, index: np.ndarray) -> LiftingDataset:
         """Rows selected by an integer or boolean index."""
-        return LiftingDataset(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+        return LiftingDataset(**{name: value[index] for name, value in self._arrays().items()})
+
+    def _arrays(self) -> dict[str, Any]:
+        return {
+            f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None
+        }
 
 
 def concat(parts: list[LiftingDataset]) -> LiftingDataset:
@@ -74,9 +103,8 @@ def concat(parts: list[LiftingDataset]) -> LiftingDataset:
     joints = {p.num_joints for p in parts}
     if len(joints) != 1:
         raise ValueError(f"concat: datasets have different joint counts {sorted(joints)}")
-    return LiftingDataset(
-        **{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(parts[0])}
-    )
+    names = set.intersection(*(set(p._arrays()) for p in parts))  # geometry only if all have it
+    return LiftingDataset(**{n: np.concatenate([getattr(p, n) for p in parts]) for n in names})
 
 
 def select_subjects(data: LiftingDataset, subjects: list[str] | tuple[str, ...]) -> LiftingDataset:
@@ -105,6 +133,11 @@ def flip_lr_dataset(data: LiftingDataset) -> LiftingDataset:
     kp[..., 0] = 2.0 * data.principal_px[:, None, 0] - kp[..., 0]
     pose = data.pose3d_cam_mm.copy()
     pose[..., 0] = -pose[..., 0]
+    geometry = None
+    if data.geometry is not None:  # mirrored view: root and up mirrored, tangential p2 negated
+        geometry = data.geometry.copy()
+        for column in ("root_x", "up_x", "p2"):
+            geometry[:, GEOMETRY_COLUMNS.index(column)] *= -1.0
     return LiftingDataset(
         kp2d_px=flip_lr(kp),
         pose3d_cam_mm=flip_lr(pose),
@@ -113,6 +146,7 @@ def flip_lr_dataset(data: LiftingDataset) -> LiftingDataset:
         camera=data.camera,
         image_wh_px=data.image_wh_px,
         principal_px=data.principal_px,
+        geometry=geometry,
     )
 
 
@@ -128,6 +162,7 @@ def sequence_rows(
     if kp2d_px is None:
         kp2d_px = project(pose_cam_mm, cam)
     n = min(len(pose_cam_mm), len(kp2d_px))
+    root = pose_cam_mm[:n, 0]
     return LiftingDataset(
         kp2d_px=kp2d_px[:n],
         pose3d_cam_mm=root_relative(pose_cam_mm[:n]),
@@ -136,4 +171,5 @@ def sequence_rows(
         camera=np.full(n, cam.name, dtype=object),
         image_wh_px=np.tile([float(cam.width), float(cam.height)], (n, 1)),
         principal_px=np.tile(cam.c, (n, 1)),
+        geometry=view_geometry(root, cam),
     )

@@ -21,7 +21,7 @@ from pose3d.camera import Camera
 from pose3d.formats.h36m import read_cameras
 from pose3d.frames import frames_arrays
 from pose3d.keypoints import IDENTITY_COLUMNS, keypoints_to_arrays, match_rows
-from pose3d.lifting import LiftingDataset
+from pose3d.lifting import GEOMETRY_COLUMNS, LiftingDataset, view_geometry
 from pose3d.skeleton import NUM_JOINTS
 
 DATASETS = ("challenge", "h36m")
@@ -63,28 +63,22 @@ def select_frames(frames: pa.Table, sel: Selection, where: str) -> pa.Table:
     return with_pose
 
 
-def principal_points(
-    cameras: Mapping[tuple[str, str], Camera],
-) -> dict[tuple[str, str], np.ndarray]:
-    """{(subject, camera id): principal point (2,) px}."""
-    return {key: cam.c.copy() for key, cam in cameras.items()}
-
-
-def read_principal_points(path: str | os.PathLike[str]) -> dict[tuple[str, str], np.ndarray]:
-    """Principal points from a ``cameras.h5``; an absent file gives {} (image centres are used)."""
-    return principal_points(read_cameras(path)) if Path(path).is_file() else {}
+def read_lifting_cameras(path: str | os.PathLike[str]) -> dict[tuple[str, str], Camera]:
+    """{(subject, camera id): Camera} from a ``cameras.h5``; an absent file gives {}."""
+    return read_cameras(path) if Path(path).is_file() else {}
 
 
 def lifting_from_tables(
     frames: pa.Table,
     keypoints: pa.Table,
-    principal: Mapping[tuple[str, str], np.ndarray] | None = None,
+    cameras: Mapping[tuple[str, str], Camera] | None = None,
 ) -> tuple[LiftingDataset, int]:
     """Join frames (with 3D) and keypoints into a `LiftingDataset`; also return the number of
     frames that had no keypoints. Person 0 of each frame is used.
 
-    The principal point of a row comes from `principal[(subject, camera)]`, else the image centre.
-    Shapes: -> kp2d_px (N, 17, 2), pose3d_cam_mm (N, 17, 3).
+    A row's principal point and view geometry come from `cameras[(subject, camera)]`; without
+    it the principal point is the image centre and the geometry NaN (no view augmentation).
+    Shapes: -> kp2d_px (N, 17, 2), pose3d_cam_mm (N, 17, 3), geometry (N, 15).
     """
     keypoints = keypoints.filter(pc.equal(keypoints["person"], 0))
     li, ri = match_rows(frames, keypoints, IDENTITY_COLUMNS)
@@ -94,15 +88,14 @@ def lifting_from_tables(
     size = np.where(size > 0, size, kp.image_wh.astype(np.float32))
     if (size <= 0).any() or np.isnan(size).any():
         raise ValueError("frames and keypoints both lack the image size of some rows")
-    centre = size / 2.0
-    principal = principal or {}
-    pp = np.array(
-        [
-            principal.get((s, c), centre[i])
-            for i, (s, c) in enumerate(zip(fr["subject"], fr["camera"], strict=True))
-        ],
-        dtype=np.float32,
-    ).reshape(-1, 2)
+    pp = (size / 2.0).astype(np.float32)
+    geometry = np.full((len(size), len(GEOMETRY_COLUMNS)), np.nan)
+    subject, camera = fr["subject"].astype(str), fr["camera"].astype(str)
+    for (subject_id, camera_id), cam in (cameras or {}).items():
+        rows = (subject == subject_id) & (camera == camera_id)
+        if rows.any():
+            pp[rows] = cam.c
+            geometry[rows] = view_geometry(fr["root_cam_mm"][rows], cam)
     data = LiftingDataset(
         kp2d_px=kp.kp2d_px.astype(np.float32).reshape(-1, NUM_JOINTS, 2),
         pose3d_cam_mm=fr["pose3d_cam_mm"].astype(np.float32).reshape(-1, NUM_JOINTS, 3),
@@ -111,5 +104,6 @@ def lifting_from_tables(
         camera=fr["camera"],
         image_wh_px=size,
         principal_px=pp,
+        geometry=geometry,
     )
     return data, frames.num_rows - len(li)

@@ -1,7 +1,9 @@
 """Training, checkpointing and prediction of the 2D-to-3D lifter (models.lifter.Lifter).
 
 `train_lifter` standardises the data with training-set statistics, trains with Adam and a
-decaying learning rate, and after every epoch writes (atomically) to ``out_dir``:
+decaying learning rate (each epoch on a fresh body augmentation of part of the rows, see
+pose3d.augment and ``train_lifter.augment``), and after every epoch writes (atomically) to
+``out_dir``:
 - ``checkpoint.pt``: model, optimiser, scheduler, epoch, RNG state, the model and training
   configs and the normalisation statistics; a rerun with the same configuration resumes from it;
 - ``history.csv``: one row per epoch (epoch, lr, train_loss, val_mpjpe_p1_mm, train_seconds,
@@ -24,6 +26,7 @@ import numpy as np
 import torch
 
 from models.lifter import Lifter
+from pose3d.augment import augment_rows
 from pose3d.config import LifterConfig, TrainLifterConfig, from_dict, to_dict
 from pose3d.io import atomic_path, write_text_atomic
 from pose3d.lifting import LiftingDataset, concat, flip_lr_dataset
@@ -88,9 +91,15 @@ def lr_factor(cfg: TrainLifterConfig, step: int, total_steps: int) -> float:
     return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * min(1.0, t)))
 
 
-def _training_arrays(
-    train: LiftingDataset, cfg: TrainLifterConfig
-) -> tuple[torch.Tensor, torch.Tensor, NormStats]:
+@dataclass(frozen=True)
+class _TrainingSet:
+    rows: LiftingDataset  # the training rows, mirrored copies included
+    x: torch.Tensor  # standardised 2D (N, D_in)
+    y: torch.Tensor  # standardised 3D (N, D_out)
+    stats: NormStats
+
+
+def _training_set(train: LiftingDataset, cfg: TrainLifterConfig) -> _TrainingSet:
     if len(train) == 0:
         raise ValueError("the training split is empty: no rows for the training subjects")
     if train.num_joints != cfg.model.num_joints:
@@ -104,7 +113,40 @@ def _training_arrays(
     )
     x = torch.from_numpy(normalize_2d(train.kp2d_px, train.image_wh_px, stats))
     y = torch.from_numpy(normalize_3d(train.pose3d_cam_mm, stats))
-    return x, y, stats
+    if cfg.augment.probability > 0 and train.geometry is None:
+        raise ValueError(
+            "train_lifter.augment.probability > 0 needs the view geometry of the training rows "
+            "(the dataset's cameras.h5); set it to 0 for data without cameras"
+        )
+    return _TrainingSet(train, x, y, stats)
+
+
+def _epoch_arrays(
+    data: _TrainingSet, cfg: TrainLifterConfig, seed: int, epoch: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """This epoch's training arrays: a fresh augmented copy of a `probability` share of the rows
+    (pose3d.augment), the same for a given (seed, epoch) so that resumed runs match."""
+    aug = cfg.augment
+    if aug.probability <= 0:
+        return data.x, data.y
+    rng = np.random.default_rng([seed, epoch, 7])
+    picked = np.flatnonzero(rng.random(len(data.rows)) < aug.probability)
+    rows = data.rows.take(picked)
+    assert rows.geometry is not None
+    kp, pose, ok = augment_rows(
+        rows.kp2d_px, rows.pose3d_cam_mm, rows.geometry, rng,
+        aug.rotate_deg, aug.bone_scale, aug.body_scale,
+    )  # fmt: skip
+    if epoch == 0:
+        logger().info(
+            "augment: %d of %d rows per epoch (%d without usable view geometry kept as they are)",
+            int(ok.sum()), len(data.rows), int((~ok).sum()),
+        )  # fmt: skip
+    index = torch.from_numpy(picked)
+    x, y = data.x.clone(), data.y.clone()
+    x[index] = torch.from_numpy(normalize_2d(kp, rows.image_wh_px, data.stats))
+    y[index] = torch.from_numpy(normalize_3d(pose, data.stats))
+    return x, y
 
 
 def _loss_fn(cfg: TrainLifterConfig, stats: NormStats) -> Any:
@@ -184,15 +226,16 @@ def train_lifter(
     """
     _check_train_config(cfg)
     out_dir = Path(out_dir)
-    x, y, stats = _training_arrays(train, cfg)
-    if len(x) < cfg.batch_size:
+    data = _training_set(train, cfg)
+    stats, n_rows = data.stats, len(data.x)
+    if n_rows < cfg.batch_size:
         raise ValueError(
-            f"training split has {len(x)} rows, fewer than one batch ({cfg.batch_size})"
+            f"training split has {n_rows} rows, fewer than one batch ({cfg.batch_size})"
         )
     torch.manual_seed(seed)
     model = Lifter(cfg.model)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
-    total_steps = cfg.epochs * (len(x) // cfg.batch_size)
+    total_steps = cfg.epochs * (n_rows // cfg.batch_size)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(cfg, s, total_steps))
     fingerprint = _fingerprint(cfg, seed)
     history: list[dict[str, float]] = []
@@ -205,6 +248,7 @@ def train_lifter(
         torch.set_rng_state(state["rng"])
         history, start = list(state["history"]), int(state["epoch"])
         stats = NormStats.from_dict(state["stats"])
+        data = _TrainingSet(data.rows, data.x, data.y, stats)
         logger().info("resuming %s at epoch %d/%d", out_dir / CHECKPOINT, start + 1, cfg.epochs)
     loss_fn = _loss_fn(cfg, stats)
     seconds, samples = 0.0, 0
@@ -215,7 +259,7 @@ def train_lifter(
             model,
             opt,
             sched,
-            (x, y),
+            _epoch_arrays(data, cfg, seed, epoch),
             loss_fn,
             cfg.batch_size,
             gen,

@@ -11,7 +11,7 @@ from pose3d.lifting import LiftingDataset
 from pose3d.lifting_tables import (
     Selection,
     lifting_from_tables,
-    read_principal_points,
+    read_lifting_cameras,
     select_frames,
 )
 from tasks._prefect import logger, stage_task
@@ -47,7 +47,7 @@ def load_lifting(params: Params, part: str) -> LiftingDataset:
     selection = Selection(cfg.dataset, getattr(cfg, part), cfg.cameras)
     frames = select_frames(read_frames(frames_path), selection, f"{frames_path} (lifting.{part})")
     data, unmatched = lifting_from_tables(
-        frames, read_keypoints(kp_path), read_principal_points(cameras_file(params, cfg.dataset))
+        frames, read_keypoints(kp_path), read_lifting_cameras(cameras_file(params, cfg.dataset))
     )
     if len(data) == 0:
         raise ValueError(

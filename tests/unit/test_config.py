@@ -70,3 +70,16 @@ def test_override_of_unknown_key_fails() -> None:
 def test_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="params file not found"):
         load_params(tmp_path / "nope.yaml")
+
+
+def test_augment_settings_are_checked_and_may_be_left_out(repo_root: Path, tmp_path: Path) -> None:
+    params = repo_root / "params.yaml"
+    with pytest.raises(ConfigError, match=r"train_lifter\.augment"):
+        load_params(params, ["train_lifter.augment.probability=1.5"])
+    with pytest.raises(ConfigError, match=r"train_lifter\.augment"):
+        load_params(params, ["train_lifter.augment.body_scale=-0.1"])
+    raw = load_raw(params)
+    del raw["train_lifter"]["augment"]  # params files from before the augmentation still load
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    assert load_params(path).train_lifter.augment.probability == 0.0

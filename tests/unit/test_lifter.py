@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from models.lifter import Lifter, _ClippedLinear
-from pose3d.config import LifterConfig, TrainLifterConfig
+from pose3d.config import AugmentConfig, LifterConfig, TrainLifterConfig
 from pose3d.lifting import LiftingDataset
 from tasks import lifter as tl
 
@@ -201,3 +201,25 @@ def test_flip_training_and_all_schedules_and_losses_run(tmp_path: Path) -> None:
     assert factors[9] == pytest.approx(1.0) and factors[0] < 0.2 and factors[-1] < 0.01
     exp = _train_cfg(lr_schedule="exponential", lr_decay=0.5, lr_decay_steps=10)
     assert tl.lr_factor(exp, 20, 100) == pytest.approx(0.25)
+
+
+def test_augmented_epochs_replace_a_share_of_rows_reproducibly(tmp_path: Path) -> None:
+    data = _dataset()
+    augment = AugmentConfig(probability=0.5, rotate_deg=30.0, bone_scale=0.05)
+    cfg = _train_cfg(epochs=1, augment=augment)
+    with pytest.raises(ValueError, match="view geometry"):
+        tl.train_lifter(data, None, cfg, tmp_path / "none", seed=0)
+    # the camera of `_dataset`: pinhole, f 1000 px, centre (500, 500), root 5 m ahead, y down
+    view = [0.0, 0.0, 5000.0, 0.0, -1.0, 0.0, 1000.0, 1000.0, 500.0, 500.0, 0, 0, 0, 0, 0]
+    data = dataclasses.replace(data, geometry=np.tile(view, (len(data), 1)))
+    base = tl._training_set(data, cfg)
+    x0, y0 = tl._epoch_arrays(base, cfg, seed=0, epoch=0)
+    again, _ = tl._epoch_arrays(base, cfg, seed=0, epoch=0)
+    x1, _ = tl._epoch_arrays(base, cfg, seed=0, epoch=1)
+    torch.testing.assert_close(x0, again)
+    changed = (x0 != base.x).any(dim=1)
+    assert 0.35 < float(changed.float().mean()) < 0.65
+    assert ((y0 != base.y).any(dim=1) == changed).all()
+    assert not torch.equal(x0, x1)
+    res = tl.train_lifter(data, data, cfg, tmp_path / "aug", seed=0)
+    assert np.isfinite(res.history[0]["val_mpjpe_p1_mm"])

@@ -4,6 +4,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from pose3d.camera import Camera
 from pose3d.frames import frames_table
 from pose3d.keypoints import KeypointRows, keypoints_table
 from pose3d.lifting_tables import Selection, lifting_from_tables, select_frames
@@ -22,7 +23,15 @@ def _frames(n: int = 4) -> pa.Table:
         image_width=320,
         image_height=240,
         pose3d_cam_mm=pose,
+        root_cam_mm=np.tile([10.0, 20.0, 4000.0], (n, 1)),
     )
+
+
+def _camera() -> Camera:
+    return Camera(
+        "c0", R=np.eye(3), T=np.zeros(3), f=[500.0, 501.0], c=[150.0, 110.0],
+        k=[0.1, 0.0, 0.0], p=[0.0, 0.01], width=320, height=240,
+    )  # fmt: skip
 
 
 def _keypoints(frames: list[int]) -> pa.Table:
@@ -38,9 +47,7 @@ def test_join_pairs_rows_by_identity_and_counts_unmatched() -> None:
     frames = select_frames(_frames(), Selection("challenge", ("Train",)), "test")
     assert frames.num_rows == 3
     keypoints = _keypoints([2, 0])  # frame 1 has no keypoints; order differs from the frames
-    data, unmatched = lifting_from_tables(
-        frames, keypoints, {("S1", "c0"): np.array([150.0, 110.0])}
-    )
+    data, unmatched = lifting_from_tables(frames, keypoints, {("S1", "c0"): _camera()})
     assert unmatched == 1
     assert len(data) == 2
     np.testing.assert_array_equal(data.pose3d_cam_mm[0, 0], [0, 1, 2])  # frame 0 first
@@ -49,12 +56,17 @@ def test_join_pairs_rows_by_identity_and_counts_unmatched() -> None:
     np.testing.assert_array_equal(data.kp2d_px[0].reshape(-1), kp)
     np.testing.assert_array_equal(data.principal_px, [[150, 110], [150, 110]])
     np.testing.assert_array_equal(data.image_wh_px[0], [320, 240])
+    assert data.geometry is not None  # root, world up (z) in this camera's frame, intrinsics
+    np.testing.assert_allclose(
+        data.geometry[0], [10, 20, 4000, 0, 0, 1, 500, 501, 150, 110, 0.1, 0, 0, 0, 0.01]
+    )
 
 
 def test_principal_point_defaults_to_the_image_centre() -> None:
     frames = select_frames(_frames(), Selection("challenge", ("Train",)), "test")
     data, _ = lifting_from_tables(frames, _keypoints([0]))
     np.testing.assert_array_equal(data.principal_px, [[160, 120]])
+    assert data.geometry is not None and np.isnan(data.geometry).all()  # no camera: no geometry
 
 
 def test_selection_errors_name_what_was_asked() -> None:
