@@ -102,6 +102,11 @@ class _TrainingSet:
 def _training_set(train: LiftingDataset, cfg: TrainLifterConfig) -> _TrainingSet:
     if len(train) == 0:
         raise ValueError("the training split is empty: no rows for the training subjects")
+    if cfg.augment.probability > 0 and train.geometry is None:
+        raise ValueError(
+            "train_lifter.augment.probability > 0 needs the view geometry of the training rows "
+            "(the dataset's cameras.h5); set it to 0 for data without cameras"
+        )
     if train.num_joints != cfg.model.num_joints:
         raise ValueError(
             f"training data has {train.num_joints} joints, model.num_joints is {cfg.model.num_joints}"
@@ -113,11 +118,6 @@ def _training_set(train: LiftingDataset, cfg: TrainLifterConfig) -> _TrainingSet
     )
     x = torch.from_numpy(normalize_2d(train.kp2d_px, train.image_wh_px, stats))
     y = torch.from_numpy(normalize_3d(train.pose3d_cam_mm, stats))
-    if cfg.augment.probability > 0 and train.geometry is None:
-        raise ValueError(
-            "train_lifter.augment.probability > 0 needs the view geometry of the training rows "
-            "(the dataset's cameras.h5); set it to 0 for data without cameras"
-        )
     return _TrainingSet(train, x, y, stats)
 
 
