@@ -10,8 +10,10 @@ through the pipeline's own tasks, in a scratch folder: `extract` (frames table o
 frame, all cameras, every action), `import_keypoints` (the `gt` or `stacked_hourglass` cache),
 the frames x keypoints join of `train_lifter`, then `train_lifter` and `evaluate`'s scoring.
 Prints, and writes as JSON: P1 and P2 MPJPE (mean over actions), per-action P1, training wall
-seconds, training samples per second, the machine's float32 matmul GFLOP/s and the training
-step's achieved GFLOP/s (3x the forward matmul FLOPs per sample times samples per second).
+seconds, training samples per second, the machine's matmul GFLOP/s and the training
+step's achieved GFLOP/s (3x the forward matmul FLOPs per sample times samples per second). The
+step is compared with the matmul rate of `train_lifter.model.matmul_dtype` (float32 or bfloat16,
+the dtype of the blocks' products); both rates are printed.
 """
 
 from __future__ import annotations
@@ -47,10 +49,13 @@ from tasks.lifter import load_lifter, predict_lifter, train_lifter
 REPO = Path(__file__).resolve().parents[1]
 
 
-def matmul_gflops(threads: int, n: int = 2048, seconds: float = 2.0) -> float:
-    """Best float32 GFLOP/s of an n x n x n matmul over a few timed rounds."""
+def matmul_gflops(
+    threads: int, n: int = 2048, seconds: float = 2.0, dtype: str = "float32"
+) -> float:
+    """Best GFLOP/s of an n x n x n matmul in `dtype` over a few timed rounds."""
     torch.set_num_threads(threads)
-    a, b = torch.randn(n, n), torch.randn(n, n)
+    dt = getattr(torch, dtype)
+    a, b = torch.randn(n, n).to(dt), torch.randn(n, n).to(dt)
     for _ in range(2):
         a @ b
     best, start = 0.0, time.perf_counter()
@@ -111,12 +116,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     params = load_params(args.params, overrides)
     cfg = params.train_lifter
     torch.set_num_threads(args.threads)
-    peak = matmul_gflops(args.threads)
+    peaks = {dt: matmul_gflops(args.threads, dtype=dt) for dt in ("float32", "bfloat16")}
+    peak = peaks[cfg.model.matmul_dtype]  # the rate of the blocks' products, ~97% of the FLOPs
     out_dir = Path(args.out or tempfile.mkdtemp(prefix="h36m_lifter_"))
     train, test, data_s = pipeline_data(
         params, Path(args.h36m_root), subjects, args.input, out_dir / "data"
     )
-    print(f"data prepared in {data_s:.1f} s; matmul {peak:.1f} GFLOP/s ({args.threads} threads)")
+    print(f"data prepared in {data_s:.1f} s; matmul GFLOP/s ({args.threads} threads): "
+          + ", ".join(f"{dt} {v:.1f}" for dt, v in peaks.items()))  # fmt: skip
     t0 = time.perf_counter()
     result = train_lifter(train, test, cfg, out_dir, params.seed)
     wall = time.perf_counter() - t0
@@ -132,7 +139,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "data_seconds": data_s,
         "train_wall_seconds": result.train_seconds, "wall_seconds_with_validation": wall,
         "train_samples_per_second": result.samples_per_s, "epochs": cfg.epochs,
-        "matmul_gflops": peak, "train_step_gflops": result.step_gflops,
+        "matmul_gflops": peak, "matmul_gflops_by_dtype": peaks,
+        "matmul_dtype": cfg.model.matmul_dtype, "train_step_gflops": result.step_gflops,
         "train_step_fraction_of_matmul": result.step_gflops / peak, "threads": args.threads,
         "history": result.history, "train_lifter": to_dict(cfg), "seed": params.seed,
         "train_rows": len(train), "test_rows": len(test), "out_dir": str(out_dir),
@@ -165,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"training: {res['train_wall_seconds']:.0f} s, {res['train_samples_per_second']:.0f} samples/s, "
           f"step {res['train_step_gflops']:.1f} GFLOP/s = {100 * res['train_step_fraction_of_matmul']:.0f}% "
-          f"of matmul {res['matmul_gflops']:.1f} GFLOP/s ({res['threads']} threads)")  # fmt: skip
+          f"of the {res['matmul_dtype']} matmul {res['matmul_gflops']:.1f} GFLOP/s "
+          f"({res['threads']} threads)")  # fmt: skip
     if args.json:
         write_json_atomic(args.json, res)
     return 0

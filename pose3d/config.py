@@ -129,6 +129,7 @@ class LifterConfig:
     max_norm: bool = True  # constrain each weight matrix to Frobenius norm <= max_norm_value
     max_norm_mode: str = "forward"  # "forward" (clip inside forward, reference) | "post_step"
     max_norm_value: float = 1.0
+    matmul_dtype: str = "float32"  # dtype of the blocks' products: "float32" | "bfloat16"
 
 
 @dataclass(frozen=True)
