@@ -19,8 +19,10 @@ Biases are never constrained; ``c`` is `max_norm_value`, norms are Frobenius nor
 Block matmuls (`LifterConfig.matmul_dtype`): ``"bfloat16"`` runs the width x width products of the
 residual blocks, forward and backward, on bfloat16 copies of their inputs and weights (the stored
 weights, biases, batch norm, the optimiser and the first and last layers stay float32; the first
-layer keeps the 2D input exact, the last the 3D output). On CPUs with AVX512-BF16 this is several
-times the float32 matmul rate; the rounding (about 0.4% per product) acts like a little noise.
+layer keeps the 2D input exact, the last the 3D output). Each product is rounded by about 0.4%.
+Measured on real Human3.6M (2 cores with AVX512-BF16, 6 epochs): the same accuracy per epoch as
+float32 (43.9 against 43.8 mm P1) at 2.1 times the training samples per second. On CPUs without
+native bfloat16 the products are emulated and slower: keep float32 there.
 """
 
 from __future__ import annotations
@@ -36,6 +38,14 @@ from pose3d.normalization import resolve_input_joints
 
 MAX_NORM_MODES = ("forward", "post_step")
 MATMUL_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+
+
+def bfloat16_is_native() -> bool:
+    """Whether this CPU multiplies bfloat16 matrices natively (oneDNN with AVX512-BF16 or AMX)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 def check_config(cfg: LifterConfig) -> None:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from models.lifter import Lifter
+from models.lifter import Lifter, bfloat16_is_native
 from pose3d.augment import augment_rows
 from pose3d.config import LifterConfig, TrainLifterConfig, from_dict, to_dict
 from pose3d.io import atomic_path, write_text_atomic
@@ -76,6 +76,14 @@ def _check_train_config(cfg: TrainLifterConfig) -> None:
         )
     if cfg.epochs < 1 or cfg.batch_size < 2:
         raise ValueError("train_lifter.epochs must be >= 1 and train_lifter.batch_size >= 2")
+
+
+def _warn_if_bfloat16_is_emulated(model: LifterConfig) -> None:
+    if model.matmul_dtype == "bfloat16" and not bfloat16_is_native():
+        logger().warning(
+            "train_lifter.model.matmul_dtype=bfloat16 but this CPU has no native bfloat16 "
+            "matmul: training will be slower than with float32"
+        )
 
 
 def lr_factor(cfg: TrainLifterConfig, step: int, total_steps: int) -> float:
@@ -225,6 +233,7 @@ def train_lifter(
     ValueError on an empty training split or a joint count other than ``cfg.model.num_joints``.
     """
     _check_train_config(cfg)
+    _warn_if_bfloat16_is_emulated(cfg.model)
     out_dir = Path(out_dir)
     data = _training_set(train, cfg)
     stats, n_rows = data.stats, len(data.x)

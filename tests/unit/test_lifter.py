@@ -177,6 +177,23 @@ def test_interrupted_training_resumes_to_the_same_model(
     assert tl.train_lifter(data, None, cfg, tmp_path / "cut", seed=1).epochs_run == 3  # new config
 
 
+def test_bfloat16_training_lowers_the_loss_and_reloads_in_bfloat16(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    model = dataclasses.replace(SMALL, matmul_dtype="bfloat16")
+    monkeypatch.setattr(tl, "bfloat16_is_native", lambda: False)
+    with caplog.at_level("WARNING", logger="pose3d"):
+        res = tl.train_lifter(_dataset(), None, _train_cfg(model=model, epochs=6), tmp_path, 0)
+    assert "no native bfloat16" in caplog.text
+    full = tl.train_lifter(_dataset(), None, _train_cfg(epochs=6), tmp_path / "f32", 0)
+    losses = [h["train_loss"] for h in res.history]
+    assert losses[-1] < 0.85 * losses[0]
+    assert abs(losses[-1] - full.history[-1]["train_loss"]) < 0.05 * losses[-1]  # as float32
+    lifter = tl.load_lifter(res.checkpoint)
+    assert lifter.model.cfg.matmul_dtype == "bfloat16"
+    assert lifter.model.linears()[1].matmul_dtype == torch.bfloat16
+
+
 def test_checkpoint_for_other_joints_is_refused(tmp_path: Path) -> None:
     cfg = _train_cfg(epochs=1, model=dataclasses.replace(SMALL, num_joints=16))
     res = tl.train_lifter(_dataset(joints=16), None, cfg, tmp_path, seed=0)
