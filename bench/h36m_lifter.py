@@ -44,7 +44,8 @@ from pose3d.skeleton import H36M17_JOINTS
 from tasks.evaluate import score
 from tasks.extract import extract_h36m
 from tasks.import_keypoints import import_gt, import_stacked_hourglass
-from tasks.lifter import load_lifter, predict_lifter, train_lifter
+from tasks.lifter import train_lifter
+from tasks.lifter_inference import load_lifter, predict_lifter
 
 REPO = Path(__file__).resolve().parents[1]
 

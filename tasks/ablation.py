@@ -15,7 +15,8 @@ from pose3d.lifting import LiftingDataset
 from pose3d.plots import capacity_figure, save_figure
 from tasks._prefect import logger, stage_task
 from tasks.evaluate import score
-from tasks.lifter import load_lifter, predict_lifter, train_lifter
+from tasks.lifter import train_lifter
+from tasks.lifter_inference import load_lifter, predict_lifter
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from pose3d.metrics import challenge_mpjpe, mpjpe, mpjpe_per_action, mpjpe_per_j
 from pose3d.plots import examples_figure, per_joint_figure, save_figure
 from pose3d.skeleton import H36M17_JOINTS
 from tasks._prefect import logger, stage_task
-from tasks.lifter import load_lifter, predict_lifter
+from tasks.lifter_inference import load_lifter, predict_lifter
 
 UNKNOWN_ACTION = "(unknown)"
 

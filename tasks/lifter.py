@@ -1,20 +1,22 @@
-"""Training, checkpointing and prediction of the 2D-to-3D lifter (models.lifter.Lifter).
+"""Training and checkpointing of the 2D-to-3D lifter (models.lifter.Lifter).
 
 `train_lifter` standardises the data with training-set statistics, trains with Adam and a
 decaying learning rate (each epoch on a fresh body augmentation of part of the rows, see
 pose3d.augment and ``train_lifter.augment``), and after every epoch writes (atomically) to
 ``out_dir``:
 - ``checkpoint.pt``: model, optimiser, scheduler, epoch, RNG state, the model and training
-  configs and the normalisation statistics; a rerun with the same configuration resumes from it;
+  configs and the normalisation statistics; a rerun with the same configuration and the same
+  training code (`TRAINING_CODE`) resumes from it, anything else trains from scratch;
 - ``history.csv``: one row per epoch (epoch, lr, train_loss, val_mpjpe_p1_mm, train_seconds,
   samples_per_s), the curves for ``dvc plots``.
-`load_lifter` rebuilds the model from a checkpoint alone; `predict_lifter` maps 2D px to
-root-relative camera-frame 3D mm.
+`tasks.lifter_inference` rebuilds the model from a checkpoint alone and predicts with it.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
+import importlib
 import io
 import math
 import time
@@ -27,34 +29,24 @@ import torch
 
 from models.lifter import Lifter, bfloat16_is_native
 from pose3d.augment import augment_rows
-from pose3d.config import LifterConfig, TrainLifterConfig, from_dict, to_dict
+from pose3d.config import LifterConfig, TrainLifterConfig, to_dict
 from pose3d.io import atomic_path, write_text_atomic
 from pose3d.lifting import LiftingDataset, concat, flip_lr_dataset
 from pose3d.metrics import mpjpe
 from pose3d.normalization import (
     NormStats,
     compute_stats,
-    denormalize_3d,
     normalize_2d,
     normalize_3d,
 )
-from pose3d.skeleton import flip_lr
 from tasks._prefect import logger, progress, stage_task
+from tasks.lifter_inference import LoadedLifter, predict_lifter
 
 CHECKPOINT = "checkpoint.pt"
 HISTORY = "history.csv"
 HISTORY_FIELDS = ("epoch", "lr", "train_loss", "val_mpjpe_p1_mm", "train_seconds", "samples_per_s")
 LOSSES = ("mse", "l1", "mpjpe")
 SCHEDULES = ("exponential", "cosine", "onecycle")
-
-
-@dataclass
-class LoadedLifter:
-    """A lifter rebuilt from a checkpoint, in eval mode, with what it needs to run."""
-
-    model: Lifter
-    stats: NormStats
-    train_config: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -168,8 +160,22 @@ def _loss_fn(cfg: TrainLifterConfig, stats: NormStats) -> Any:
     )
 
 
+# Modules whose code decides what training computes: a checkpoint made with other code is not resumed.
+TRAINING_CODE = (
+    __name__, "models.lifter", "pose3d.augment", "pose3d.normalization", "pose3d.lifting",
+    "pose3d.camera", "pose3d.skeleton",
+)  # fmt: skip
+
+
+def _code_hash() -> str:
+    digest = hashlib.sha256()
+    for name in TRAINING_CODE:
+        digest.update(Path(str(importlib.import_module(name).__file__)).read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def _fingerprint(cfg: TrainLifterConfig, seed: int) -> dict[str, Any]:
-    return {"train_lifter": to_dict(cfg), "seed": seed}
+    return {"train_lifter": to_dict(cfg), "seed": seed, "code": _code_hash()}
 
 
 def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
@@ -192,7 +198,7 @@ def _resume_state(path: Path, fingerprint: dict[str, Any]) -> dict[str, Any] | N
         return None
     state = torch.load(path, map_location="cpu", weights_only=False)
     if state.get("fingerprint") != fingerprint:
-        logger().warning("%s: made with another configuration; training from scratch", path)
+        logger().warning("%s: made with another configuration or code; training from scratch", path)
         return None
     return state
 
@@ -289,6 +295,8 @@ def train_lifter(
             "fingerprint": fingerprint, "history": history,
         })  # fmt: skip
         _write_history(out_dir / HISTORY, history)
+    if start >= cfg.epochs:  # complete already: restore the curves (DVC deletes them before a run)
+        _write_history(out_dir / HISTORY, history)
     rate = samples / seconds if seconds else 0.0
     flops = 3 * model.matmul_flops_per_sample() * rate / 1e9
     return TrainResult(out_dir / CHECKPOINT, history, cfg.epochs - start, seconds, rate, flops)
@@ -304,68 +312,4 @@ def _validate(
     return mpjpe(pred, val.pose3d_cam_mm, "root")
 
 
-def load_lifter(path: str | Path, num_joints: int | None = None) -> LoadedLifter:
-    """Rebuild a lifter from a checkpoint. Raises ValueError when it was made for another
-    number of joints than `num_joints` (if given), FileNotFoundError when missing."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: lifter checkpoint not found")
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    for key in ("model", "model_config", "stats"):
-        if key not in state:
-            raise ValueError(f"{path}: not a lifter checkpoint (no {key!r})")
-    cfg = from_dict(LifterConfig, state["model_config"], "model_config")
-    if num_joints is not None and cfg.num_joints != num_joints:
-        raise ValueError(
-            f"{path}: checkpoint was trained for {cfg.num_joints} joints, the data has {num_joints}"
-        )
-    model = Lifter(cfg)
-    model.load_state_dict(state["model"])
-    model.eval()
-    train_config = state.get("fingerprint", {}).get("train_lifter", {})
-    return LoadedLifter(model, NormStats.from_dict(state["stats"]), train_config)
-
-
-@torch.no_grad()
-def _run(model: Lifter, x: np.ndarray, batch_size: int) -> np.ndarray:
-    model.eval()
-    xt = torch.from_numpy(x)
-    out = [model(xt[i : i + batch_size]) for i in range(0, len(xt), batch_size)]
-    return torch.cat(out).numpy() if out else np.zeros((0, model.out_dim), np.float32)
-
-
-def predict_lifter(
-    lifter: LoadedLifter,
-    kp2d_px: np.ndarray,
-    image_wh_px: np.ndarray,
-    principal_px: np.ndarray | None = None,
-    flip_test: bool = False,
-    batch_size: int = 8192,
-) -> np.ndarray:
-    """2D keypoints -> root-relative camera-frame 3D in mm (root at 0).
-
-    With `flip_test` the prediction is averaged with the un-mirrored prediction of the input
-    mirrored about ``principal_px`` (the image centre when None). Shapes: kp2d_px (N, J, 2),
-    image_wh_px (N, 2), principal_px (N, 2) or None -> (N, J, 3).
-    """
-    stats = lifter.stats
-    if kp2d_px.ndim != 3 or kp2d_px.shape[1] != stats.num_joints:
-        raise ValueError(
-            f"kp2d_px has shape {kp2d_px.shape}; the lifter expects (N, {stats.num_joints}, 2)"
-        )
-    pred = denormalize_3d(
-        _run(lifter.model, normalize_2d(kp2d_px, image_wh_px, stats), batch_size), stats
-    )
-    if not flip_test:
-        return pred
-    centre = np.asarray(image_wh_px, np.float64) / 2.0 if principal_px is None else principal_px
-    mirrored = np.array(kp2d_px, dtype=np.float64)
-    mirrored[..., 0] = 2.0 * np.asarray(centre)[:, None, 0] - mirrored[..., 0]
-    x_m = normalize_2d(flip_lr(mirrored), image_wh_px, stats)
-    pred_m = flip_lr(denormalize_3d(_run(lifter.model, x_m, batch_size), stats))
-    pred_m[..., 0] = -pred_m[..., 0]
-    return 0.5 * (pred + pred_m)
-
-
 train_lifter_task = stage_task(train_lifter)
-predict_lifter_task = stage_task(predict_lifter)

@@ -11,6 +11,7 @@ from models.lifter import Lifter, _ClippedLinear
 from pose3d.config import AugmentConfig, LifterConfig, TrainLifterConfig
 from pose3d.lifting import LiftingDataset
 from tasks import lifter as tl
+from tasks import lifter_inference as li
 
 SMALL = LifterConfig(width=32, num_blocks=1, dropout=0.1)
 
@@ -143,9 +144,9 @@ def test_train_writes_checkpoint_and_history_and_lowers_the_loss(tmp_path: Path)
     assert res.history[-1]["val_mpjpe_p1_mm"] < res.history[0]["val_mpjpe_p1_mm"]
     lines = (tmp_path / tl.HISTORY).read_text().splitlines()
     assert lines[0].split(",") == list(tl.HISTORY_FIELDS) and len(lines) == 5
-    lifter = tl.load_lifter(res.checkpoint, num_joints=17)
+    lifter = li.load_lifter(res.checkpoint, num_joints=17)
     val = _dataset(64, seed=1)
-    pred = tl.predict_lifter(lifter, val.kp2d_px, val.image_wh_px)
+    pred = li.predict_lifter(lifter, val.kp2d_px, val.image_wh_px)
     assert pred.shape == (64, 17, 3) and (pred[:, 0] == 0).all()
 
 
@@ -169,12 +170,16 @@ def test_interrupted_training_resumes_to_the_same_model(
     monkeypatch.setattr(tl, "_train_epoch", real_epoch)
     resumed = tl.train_lifter(data, None, cfg, tmp_path / "cut", seed=0)
     assert resumed.epochs_run == 2
-    a = tl.load_lifter(full.checkpoint).model.state_dict()
-    b = tl.load_lifter(resumed.checkpoint).model.state_dict()
+    a = li.load_lifter(full.checkpoint).model.state_dict()
+    b = li.load_lifter(resumed.checkpoint).model.state_dict()
     for key in a:
         torch.testing.assert_close(a[key], b[key])
+    (tmp_path / "cut" / tl.HISTORY).unlink()  # as DVC does before rerunning the stage
     assert tl.train_lifter(data, None, cfg, tmp_path / "cut", seed=0).epochs_run == 0
+    assert len((tmp_path / "cut" / tl.HISTORY).read_text().splitlines()) == 4  # curves restored
     assert tl.train_lifter(data, None, cfg, tmp_path / "cut", seed=1).epochs_run == 3  # new config
+    monkeypatch.setattr(tl, "_code_hash", lambda: "edited")  # same config, other training code
+    assert tl.train_lifter(data, None, cfg, tmp_path / "cut", seed=1).epochs_run == 3
 
 
 def test_bfloat16_training_lowers_the_loss_and_reloads_in_bfloat16(
@@ -189,7 +194,7 @@ def test_bfloat16_training_lowers_the_loss_and_reloads_in_bfloat16(
     losses = [h["train_loss"] for h in res.history]
     assert losses[-1] < 0.85 * losses[0]
     assert abs(losses[-1] - full.history[-1]["train_loss"]) < 0.05 * losses[-1]  # as float32
-    lifter = tl.load_lifter(res.checkpoint)
+    lifter = li.load_lifter(res.checkpoint)
     assert lifter.model.cfg.matmul_dtype == "bfloat16"
     assert lifter.model.linears()[1].matmul_dtype == torch.bfloat16
 
@@ -198,11 +203,11 @@ def test_checkpoint_for_other_joints_is_refused(tmp_path: Path) -> None:
     cfg = _train_cfg(epochs=1, model=dataclasses.replace(SMALL, num_joints=16))
     res = tl.train_lifter(_dataset(joints=16), None, cfg, tmp_path, seed=0)
     with pytest.raises(ValueError, match="trained for 16 joints, the data has 17"):
-        tl.load_lifter(res.checkpoint, num_joints=17)
-    lifter = tl.load_lifter(res.checkpoint)
+        li.load_lifter(res.checkpoint, num_joints=17)
+    lifter = li.load_lifter(res.checkpoint)
     data = _dataset(8)
     with pytest.raises(ValueError, match=r"expects \(N, 16, 2\)"):
-        tl.predict_lifter(lifter, data.kp2d_px, data.image_wh_px)
+        li.predict_lifter(lifter, data.kp2d_px, data.image_wh_px)
     with pytest.raises(ValueError, match="16 joints, model.num_joints is 17"):
         tl.train_lifter(_dataset(joints=16), None, _train_cfg(epochs=1), tmp_path / "y", seed=0)
 
@@ -210,19 +215,19 @@ def test_checkpoint_for_other_joints_is_refused(tmp_path: Path) -> None:
 def test_nan_keypoints_are_the_training_mean(tmp_path: Path) -> None:
     data = _dataset()
     res = tl.train_lifter(data, None, _train_cfg(epochs=1, flip_test=True), tmp_path, seed=0)
-    lifter = tl.load_lifter(res.checkpoint)
+    lifter = li.load_lifter(res.checkpoint)
     kp = data.kp2d_px[:8].copy()
     kp[:, 9] = np.nan
-    pred = tl.predict_lifter(
+    pred = li.predict_lifter(
         lifter, kp, data.image_wh_px[:8], data.principal_px[:8], flip_test=True
     )
     assert np.isfinite(pred).all()
     mean = lifter.stats.mean_2d.reshape(17, 2)[9]
     kp[:, 9] = mean
-    filled = tl.predict_lifter(lifter, kp, data.image_wh_px[:8])
+    filled = li.predict_lifter(lifter, kp, data.image_wh_px[:8])
     kp[:, 9] = np.nan
     np.testing.assert_allclose(
-        tl.predict_lifter(lifter, kp, data.image_wh_px[:8]), filled, atol=1e-4
+        li.predict_lifter(lifter, kp, data.image_wh_px[:8]), filled, atol=1e-4
     )
 
 
@@ -233,7 +238,7 @@ def test_empty_split_and_bad_settings_raise(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="loss"):
         tl.train_lifter(data, None, _train_cfg(loss="huber"), tmp_path, seed=0)
     with pytest.raises(FileNotFoundError, match="checkpoint"):
-        tl.load_lifter(tmp_path / "none.pt")
+        li.load_lifter(tmp_path / "none.pt")
 
 
 def test_flip_training_and_all_schedules_and_losses_run(tmp_path: Path) -> None:
