@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     cfg = params.train_lifter
     torch.set_num_threads(args.threads)
     peaks = {dt: matmul_gflops(args.threads, dtype=dt) for dt in ("float32", "bfloat16")}
-    peak = peaks[cfg.model.matmul_dtype]  # the rate of the blocks' products, ~97% of the FLOPs
+    peak = peaks[cfg.model.matmul_dtype]  # the blocks' products: nearly all the FLOPs
     out_dir = Path(args.out or tempfile.mkdtemp(prefix="h36m_lifter_"))
     train, test, data_s = pipeline_data(
         params, Path(args.h36m_root), subjects, args.input, out_dir / "data"

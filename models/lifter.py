@@ -111,9 +111,7 @@ class ConstrainedLinear(nn.Linear):
     ) -> None:
         super().__init__(n_in, n_out)
         self.max_norm = max_norm
-        self.matmul_dtype = (
-            dtype  # dtype of the product (see _ClippedLinear); stored weights: float32
-        )
+        self.matmul_dtype = dtype  # of the product (see _ClippedLinear); the weights stay float32
         nn.init.kaiming_normal_(self.weight, nonlinearity="relu")
         nn.init.zeros_(self.bias)
 
@@ -129,7 +127,7 @@ class ConstrainedLinear(nn.Linear):
         if self.max_norm is None:
             if dt == torch.float32:
                 return F.linear(x, self.weight, self.bias)
-            return F.linear(x.to(dt), self.weight.to(dt)).float() + self.bias
+            return F.linear(x.to(dt), self.weight.to(dt)).to(self.weight.dtype) + self.bias
         out: torch.Tensor = _ClippedLinear.apply(x, self.weight, self.bias, self.max_norm, dt)
         return out
 

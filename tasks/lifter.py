@@ -160,7 +160,7 @@ def _loss_fn(cfg: TrainLifterConfig, stats: NormStats) -> Any:
     )
 
 
-# Modules whose code decides what training computes: a checkpoint made with other code is not resumed.
+# The modules whose code decides what training computes; other code means no resuming.
 TRAINING_CODE = (
     __name__, "models.lifter", "pose3d.augment", "pose3d.normalization", "pose3d.lifting",
     "pose3d.camera", "pose3d.skeleton",
