@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pose3d.camera import project_with
+from pose3d.lifting import GEOMETRY_COLUMNS
 from pose3d.skeleton import H36M17_LR_PAIRS, H36M17_PARENTS
 
 MIN_DEPTH_MM = 100.0
@@ -50,9 +51,18 @@ class Geometry:
     @classmethod
     def from_array(cls, geometry: np.ndarray) -> Geometry:
         g = np.asarray(geometry, dtype=np.float64)
-        if g.ndim != 2 or g.shape[1] != 15:
-            raise ValueError(f"geometry: expected shape (N, 15), got {g.shape}")
-        return cls(g[:, 0:3], g[:, 3:6], g[:, 6:8], g[:, 8:10], g[:, 10:13], g[:, 13:15])
+        if g.ndim != 2 or g.shape[1] != len(GEOMETRY_COLUMNS):
+            raise ValueError(
+                f"geometry: expected shape (N, {len(GEOMETRY_COLUMNS)}), got {g.shape}"
+            )
+
+        def cols(*names: str) -> np.ndarray:
+            return g[:, [GEOMETRY_COLUMNS.index(n) for n in names]]
+
+        return cls(
+            cols("root_x", "root_y", "root_z"), cols("up_x", "up_y", "up_z"), cols("fx", "fy"),
+            cols("cx", "cy"), cols("k1", "k2", "k3"), cols("p1", "p2"),
+        )  # fmt: skip
 
 
 def project_rows(pts_cam_mm: np.ndarray, geo: Geometry) -> np.ndarray:

@@ -121,6 +121,22 @@ def action_base(action: str) -> str:
     return re.sub(r"[ _]\d+$", "", action)
 
 
+def mirror_kp2d(kp2d_px: np.ndarray, principal_px: np.ndarray) -> np.ndarray:
+    """The left-right mirror of 2D keypoints: u -> 2 c_x - u about each row's principal point,
+    then left and right joints swapped. Shapes: (N, J, 2), (N, 2) -> (N, J, 2) float64."""
+    kp = np.array(kp2d_px, dtype=np.float64)
+    kp[..., 0] = 2.0 * np.asarray(principal_px, dtype=np.float64)[:, None, 0] - kp[..., 0]
+    return flip_lr(kp)
+
+
+def mirror_pose3d(pose3d_cam_mm: np.ndarray) -> np.ndarray:
+    """The left-right mirror of camera-frame poses: X -> -X, then left and right joints swapped
+    (its own inverse). Shapes: (N, J, 3) -> (N, J, 3)."""
+    pose = np.array(pose3d_cam_mm)
+    pose[..., 0] = -pose[..., 0]
+    return flip_lr(pose)
+
+
 def flip_lr_dataset(data: LiftingDataset) -> LiftingDataset:
     """Mirror every row left-right, camera-aware.
 
@@ -129,18 +145,14 @@ def flip_lr_dataset(data: LiftingDataset) -> LiftingDataset:
     For an undistorted pinhole camera this is exactly the view of the mirrored person; the radial
     distortion is symmetric too, only the tiny tangential term is not.
     """
-    kp = data.kp2d_px.copy()
-    kp[..., 0] = 2.0 * data.principal_px[:, None, 0] - kp[..., 0]
-    pose = data.pose3d_cam_mm.copy()
-    pose[..., 0] = -pose[..., 0]
     geometry = None
     if data.geometry is not None:  # mirrored view: root and up mirrored, tangential p2 negated
         geometry = data.geometry.copy()
         for column in ("root_x", "up_x", "p2"):
             geometry[:, GEOMETRY_COLUMNS.index(column)] *= -1.0
     return LiftingDataset(
-        kp2d_px=flip_lr(kp),
-        pose3d_cam_mm=flip_lr(pose),
+        kp2d_px=mirror_kp2d(data.kp2d_px, data.principal_px).astype(data.kp2d_px.dtype),
+        pose3d_cam_mm=mirror_pose3d(data.pose3d_cam_mm),
         subject=data.subject,
         action=data.action,
         camera=data.camera,

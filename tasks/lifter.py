@@ -5,8 +5,8 @@ decaying learning rate (each epoch on a fresh body augmentation of part of the r
 pose3d.augment and ``train_lifter.augment``), and after every epoch writes (atomically) to
 ``out_dir``:
 - ``checkpoint.pt``: model, optimiser, scheduler, epoch, RNG state, the model and training
-  configs and the normalisation statistics; a rerun with the same configuration and the same
-  training code (`TRAINING_CODE`) resumes from it, anything else trains from scratch;
+  configs and the normalisation statistics; a rerun with the same configuration, training code
+  (`TRAINING_CODE`) and training rows resumes from it, anything else trains from scratch;
 - ``history.csv``: one row per epoch (epoch, lr, train_loss, val_mpjpe_p1_mm, train_seconds,
   samples_per_s), the curves for ``dvc plots``.
 `tasks.lifter_inference` rebuilds the model from a checkpoint alone and predicts with it.
@@ -174,8 +174,18 @@ def _code_hash() -> str:
     return digest.hexdigest()[:16]
 
 
-def _fingerprint(cfg: TrainLifterConfig, seed: int) -> dict[str, Any]:
-    return {"train_lifter": to_dict(cfg), "seed": seed, "code": _code_hash()}
+def _data_hash(rows: LiftingDataset) -> str:
+    digest = hashlib.sha256()
+    for array in (rows.kp2d_px, rows.pose3d_cam_mm, rows.geometry):
+        if array is not None:
+            digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _fingerprint(cfg: TrainLifterConfig, seed: int, rows: LiftingDataset) -> dict[str, Any]:
+    """What decides a training run: a checkpoint is resumed only when all of it matches."""
+    return {"train_lifter": to_dict(cfg), "seed": seed, "code": _code_hash(),
+            "data": _data_hash(rows)}  # fmt: skip
 
 
 def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
@@ -252,7 +262,7 @@ def train_lifter(
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
     total_steps = cfg.epochs * (n_rows // cfg.batch_size)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(cfg, s, total_steps))
-    fingerprint = _fingerprint(cfg, seed)
+    fingerprint = _fingerprint(cfg, seed, data.rows)
     history: list[dict[str, float]] = []
     start = 0
     state = _resume_state(out_dir / CHECKPOINT, fingerprint)
@@ -262,8 +272,6 @@ def train_lifter(
         sched.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"])
         history, start = list(state["history"]), int(state["epoch"])
-        stats = NormStats.from_dict(state["stats"])
-        data = _TrainingSet(data.rows, data.x, data.y, stats)
         logger().info("resuming %s at epoch %d/%d", out_dir / CHECKPOINT, start + 1, cfg.epochs)
     loss_fn = _loss_fn(cfg, stats)
     seconds, samples = 0.0, 0

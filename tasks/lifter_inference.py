@@ -16,8 +16,8 @@ import torch
 
 from models.lifter import Lifter
 from pose3d.config import LifterConfig, from_dict
+from pose3d.lifting import mirror_kp2d, mirror_pose3d
 from pose3d.normalization import NormStats, denormalize_3d, normalize_2d
-from pose3d.skeleton import flip_lr
 
 
 @dataclass
@@ -84,9 +84,6 @@ def predict_lifter(
     if not flip_test:
         return pred
     centre = np.asarray(image_wh_px, np.float64) / 2.0 if principal_px is None else principal_px
-    mirrored = np.array(kp2d_px, dtype=np.float64)
-    mirrored[..., 0] = 2.0 * np.asarray(centre)[:, None, 0] - mirrored[..., 0]
-    x_m = normalize_2d(flip_lr(mirrored), image_wh_px, stats)
-    pred_m = flip_lr(denormalize_3d(_run(lifter.model, x_m, batch_size), stats))
-    pred_m[..., 0] = -pred_m[..., 0]
+    x_m = normalize_2d(mirror_kp2d(kp2d_px, centre), image_wh_px, stats)
+    pred_m = mirror_pose3d(denormalize_3d(_run(lifter.model, x_m, batch_size), stats))
     return 0.5 * (pred + pred_m)

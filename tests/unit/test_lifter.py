@@ -180,6 +180,8 @@ def test_interrupted_training_resumes_to_the_same_model(
     assert tl.train_lifter(data, None, cfg, tmp_path / "cut", seed=1).epochs_run == 3  # new config
     monkeypatch.setattr(tl, "_code_hash", lambda: "edited")  # same config, other training code
     assert tl.train_lifter(data, None, cfg, tmp_path / "cut", seed=1).epochs_run == 3
+    other_rows = _dataset(seed=5)  # same config and code, other training data
+    assert tl.train_lifter(other_rows, None, cfg, tmp_path / "cut", seed=1).epochs_run == 3
 
 
 def test_bfloat16_training_lowers_the_loss_and_reloads_in_bfloat16(
