@@ -45,7 +45,7 @@ from tasks.evaluate import score
 from tasks.extract import extract_h36m
 from tasks.import_keypoints import import_gt, import_stacked_hourglass
 from tasks.lifter import train_lifter
-from tasks.lifter_inference import load_lifter, predict_lifter
+from tasks.lifter_inference import load_lifter, predict_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     result = train_lifter(train, test, cfg, out_dir, params.seed)
     wall = time.perf_counter() - t0
     lifter = load_lifter(result.checkpoint, num_joints=test.num_joints)
-    pred = predict_lifter(lifter, test.kp2d_px, test.image_wh_px, test.principal_px, cfg.flip_test)
+    pred = predict_dataset(lifter, test, cfg.flip_test)
     ev = score(pred, test)
     return {
         "input": args.input, "train_subjects": args.train, "test_subjects": args.test,

@@ -1,7 +1,8 @@
 """The 2D-to-3D lifter of Martinez et al. 2017 ("A simple yet effective baseline").
 
 A linear layer to width d, N residual blocks of two [linear d, batch norm, ReLU, dropout], and a
-linear output. Input: standardised 2D of the kept joints (2 * len(input_joints)); output:
+linear output. Input: standardised 2D of the kept joints (2 * len(input_joints)), then with
+`LifterConfig.floor_input` the ankles' floor inverse depths (pose3d.floor); output:
 standardised 3D of the num_joints - 1 non-root joints (see pose3d.normalization).
 
 Max-norm, two forms (`LifterConfig.max_norm_mode`):
@@ -34,6 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pose3d.config import LifterConfig
+from pose3d.floor import FLOOR_JOINTS
 from pose3d.normalization import resolve_input_joints
 
 MAX_NORM_MODES = ("forward", "post_step")
@@ -187,7 +189,7 @@ class Lifter(nn.Module):
         check_config(cfg)
         self.cfg = cfg
         joints_in = len(resolve_input_joints(cfg.input_joints, cfg.num_joints))
-        self.in_dim = 2 * joints_in
+        self.in_dim = 2 * joints_in + (len(FLOOR_JOINTS) if cfg.floor_input else 0)
         self.out_dim = 3 * (cfg.num_joints - 1)
         clip = cfg.max_norm_value if cfg.max_norm and cfg.max_norm_mode == "forward" else None
         self.stem = Layer(self.in_dim, cfg.width, cfg, clip)

@@ -35,7 +35,7 @@ MIN_DEPTH_MM = 100.0
 
 @dataclass(frozen=True)
 class Geometry:
-    """Per-row view geometry, split out of the (N, 15) geometry array.
+    """Per-row view geometry, split out of the (N, 16) geometry array.
 
     Shapes: root_cam_mm (N, 3), up_cam (N, 3) unit world-up in the camera frame, f (N, 2),
     c (N, 2), k (N, 3) radial, p (N, 2) tangential.
@@ -125,7 +125,7 @@ def augment_rows(
     """New (2D, root-relative 3D) pairs, one per row (see the module docstring), and which rows
     were augmented; rows that cannot be are returned unchanged.
 
-    Shapes: kp2d_px (N, 17, 2), pose_rel_mm (N, 17, 3), geometry (N, 15)
+    Shapes: kp2d_px (N, 17, 2), pose_rel_mm (N, 17, 3), geometry (N, 16)
     -> (N, 17, 2), (N, 17, 3), (N,) bool.
     """
     n = len(pose_rel_mm)

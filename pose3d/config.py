@@ -130,6 +130,7 @@ class LifterConfig:
     max_norm_mode: str = "forward"  # "forward" (clip inside forward, reference) | "post_step"
     max_norm_value: float = 1.0
     matmul_dtype: str = "float32"  # dtype of the blocks' products: "float32" | "bfloat16"
+    floor_input: bool = False  # add the ankles' floor inverse depths (pose3d.floor) to the input
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,10 @@ pixel coordinates (NaN where a joint is missing, e.g. the Stacked Hourglass has 
 ``pose3d_cam_mm`` (N, 17, 3) in the camera frame, millimetres, root (Pelvis) at the origin, and
 per-row ``subject``, ``action`` (the sequence name, e.g. ``"Directions 1"``), ``camera``,
 ``image_wh_px`` and ``principal_px`` (the camera's principal point, used by the left-right flip),
-and optionally ``geometry`` (N, 15), the view of each row, used by `pose3d.augment`: the root's
-camera-frame position (mm), the world's up direction in the camera frame, and the camera's
-focal length, principal point, radial and tangential distortion (`GEOMETRY_COLUMNS`); NaN where
+and optionally ``geometry`` (N, 16), the view of each row, used by `pose3d.augment` and
+`pose3d.floor`: the root's camera-frame position (mm), the world's up direction in the camera
+frame, the camera's focal length, principal point, radial and tangential distortion, and the
+height of its centre above the floor (mm, the world's z = 0) (`GEOMETRY_COLUMNS`); NaN where
 unknown, None where no row has it.
 
 The pipeline builds them from its tables (`pose3d.lifting_tables`: extracted frames joined with
@@ -27,7 +28,7 @@ from pose3d.skeleton import flip_lr, mocap32_to_h36m17, root_relative
 
 GEOMETRY_COLUMNS = (
     "root_x", "root_y", "root_z", "up_x", "up_y", "up_z", "fx", "fy", "cx", "cy",
-    "k1", "k2", "k3", "p1", "p2",
+    "k1", "k2", "k3", "p1", "p2", "cam_height_mm",
 )  # fmt: skip
 WORLD_UP = np.array([0.0, 0.0, 1.0])  # Human3.6M world frame: z up
 
@@ -35,9 +36,9 @@ WORLD_UP = np.array([0.0, 0.0, 1.0])  # Human3.6M world frame: z up
 def view_geometry(root_cam_mm: np.ndarray, cam: Camera) -> np.ndarray:
     """Geometry rows (`GEOMETRY_COLUMNS`) of poses rooted at `root_cam_mm` seen by `cam`.
 
-    Shapes: root_cam_mm (N, 3) -> (N, 15)."""
+    Shapes: root_cam_mm (N, 3) -> (N, 16)."""
     n = len(root_cam_mm)
-    fixed = np.concatenate([WORLD_UP @ cam.R, cam.f, cam.c, cam.k, cam.p])
+    fixed = np.concatenate([WORLD_UP @ cam.R, cam.f, cam.c, cam.k, cam.p, [WORLD_UP @ cam.T]])
     return np.concatenate([np.asarray(root_cam_mm, np.float64), np.tile(fixed, (n, 1))], axis=1)
 
 
@@ -46,7 +47,7 @@ class LiftingDataset:
     """Rows of 2D keypoints and root-relative camera-frame 3D poses.
 
     Shapes: kp2d_px (N, J, 2), pose3d_cam_mm (N, J, 3), subject/action/camera (N,) str,
-    image_wh_px (N, 2), principal_px (N, 2), geometry (N, 15) or None.
+    image_wh_px (N, 2), principal_px (N, 2), geometry (N, 16) or None.
     """
 
     kp2d_px: np.ndarray
@@ -137,6 +138,15 @@ def mirror_pose3d(pose3d_cam_mm: np.ndarray) -> np.ndarray:
     return flip_lr(pose)
 
 
+def mirror_geometry(geometry: np.ndarray) -> np.ndarray:
+    """The view geometry of the left-right mirrored rows (`mirror_kp2d`, `mirror_pose3d`): the
+    root and the up direction mirrored, the tangential p2 negated. Shapes: (N, G) -> (N, G)."""
+    mirrored = np.array(geometry, dtype=np.float64)
+    for column in ("root_x", "up_x", "p2"):
+        mirrored[:, GEOMETRY_COLUMNS.index(column)] *= -1.0
+    return mirrored
+
+
 def flip_lr_dataset(data: LiftingDataset) -> LiftingDataset:
     """Mirror every row left-right, camera-aware.
 
@@ -145,11 +155,6 @@ def flip_lr_dataset(data: LiftingDataset) -> LiftingDataset:
     For an undistorted pinhole camera this is exactly the view of the mirrored person; the radial
     distortion is symmetric too, only the tiny tangential term is not.
     """
-    geometry = None
-    if data.geometry is not None:  # mirrored view: root and up mirrored, tangential p2 negated
-        geometry = data.geometry.copy()
-        for column in ("root_x", "up_x", "p2"):
-            geometry[:, GEOMETRY_COLUMNS.index(column)] *= -1.0
     return LiftingDataset(
         kp2d_px=mirror_kp2d(data.kp2d_px, data.principal_px).astype(data.kp2d_px.dtype),
         pose3d_cam_mm=mirror_pose3d(data.pose3d_cam_mm),
@@ -158,7 +163,7 @@ def flip_lr_dataset(data: LiftingDataset) -> LiftingDataset:
         camera=data.camera,
         image_wh_px=data.image_wh_px,
         principal_px=data.principal_px,
-        geometry=geometry,
+        geometry=None if data.geometry is None else mirror_geometry(data.geometry),
     )
 
 

@@ -78,7 +78,7 @@ def lifting_from_tables(
 
     A row's principal point and view geometry come from `cameras[(subject, camera)]`; without
     it the principal point is the image centre and the geometry NaN (no view augmentation).
-    Shapes: -> kp2d_px (N, 17, 2), pose3d_cam_mm (N, 17, 3), geometry (N, 15).
+    Shapes: -> kp2d_px (N, 17, 2), pose3d_cam_mm (N, 17, 3), geometry (N, 16).
     """
     keypoints = keypoints.filter(pc.equal(keypoints["person"], 0))
     li, ri = match_rows(frames, keypoints, IDENTITY_COLUMNS)

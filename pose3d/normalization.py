@@ -13,6 +13,11 @@ saved in the lifter checkpoint (`NormStats.to_dict`) and reloaded with it, never
 Outputs: the non-root joints of the root-relative camera-frame pose in millimetres, standardised
 per coordinate; the root is 0 by construction and is re-inserted by `denormalize_3d`.
 
+Floor input (``floor_input``): two more inputs after the 2D, each ankle's inverse depth where its
+ray meets the floor (`pose3d.floor`), standardised like the 2D. It needs each row's view geometry
+(a dataset with cameras); a row whose geometry is unknown (NaN) gets the training mean, as a
+missing joint does.
+
 Missing joints: a joint left out of ``input_joints`` is dropped from the input altogether. A
 NaN coordinate of a kept joint (e.g. the Stacked Hourglass has no Neck, joint 9) is filled with 0
 after standardisation, which is the training mean of that coordinate; statistics ignore NaNs, and a
@@ -26,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from pose3d.floor import floor_inverse_depth
+
 NORM_2D_MODES = ("zscore", "image", "root_scale")
 ROOT = 0
 MIN_STD = 1e-6
@@ -33,8 +40,8 @@ MIN_STD = 1e-6
 
 @dataclass(frozen=True)
 class NormStats:
-    """Standardisation statistics. Shapes: mean_2d/std_2d (2 * len(input_joints),),
-    mean_3d/std_3d (3 * (num_joints - 1),)."""
+    """Standardisation statistics. Shapes: mean_2d/std_2d (2 * len(input_joints) + the floor
+    inputs,), mean_3d/std_3d (3 * (num_joints - 1),)."""
 
     mode_2d: str
     num_joints: int
@@ -43,6 +50,7 @@ class NormStats:
     std_2d: np.ndarray
     mean_3d: np.ndarray
     std_3d: np.ndarray
+    floor_input: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Plain lists and numbers, for checkpoints and JSON."""
@@ -54,6 +62,7 @@ class NormStats:
             "std_2d": self.std_2d.tolist(),
             "mean_3d": self.mean_3d.tolist(),
             "std_3d": self.std_3d.tolist(),
+            "floor_input": self.floor_input,
         }
 
     @classmethod
@@ -67,6 +76,7 @@ class NormStats:
                 std_2d=np.asarray(data["std_2d"], dtype=np.float64),
                 mean_3d=np.asarray(data["mean_3d"], dtype=np.float64),
                 std_3d=np.asarray(data["std_3d"], dtype=np.float64),
+                floor_input=bool(data.get("floor_input", False)),
             )
         except KeyError as err:
             raise ValueError(f"normalisation statistics lack key {err}") from err
@@ -107,6 +117,26 @@ def prepare_2d(kp2d_px: np.ndarray, image_wh_px: np.ndarray, mode_2d: str) -> np
     raise ValueError(f"mode_2d {mode_2d!r}: expected one of {NORM_2D_MODES}")
 
 
+def input_features(
+    kp2d_px: np.ndarray,
+    image_wh_px: np.ndarray,
+    mode_2d: str,
+    input_joints: tuple[int, ...],
+    geometry: np.ndarray | None = None,
+) -> np.ndarray:
+    """The unstandardised model input: the pre-transformed 2D of `input_joints`, then, when
+    `geometry` is given, the floor inputs (`pose3d.floor.floor_inverse_depth`).
+
+    Shapes: kp2d_px (N, J, 2), image_wh_px (N, 2), geometry (N, G) -> (N, 2 * len(input_joints)
+    [+ len(FLOOR_JOINTS)]) float64.
+    """
+    x = prepare_2d(kp2d_px, image_wh_px, mode_2d)[:, list(input_joints), :]
+    x = x.reshape(len(x), -1)
+    if geometry is None:
+        return x
+    return np.concatenate([x, floor_inverse_depth(kp2d_px, geometry)], axis=1)
+
+
 def _nan_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     seen = np.isfinite(x).any(axis=0)
     mean = np.zeros(x.shape[1])
@@ -123,10 +153,13 @@ def compute_stats(
     pose3d_cam_mm: np.ndarray,
     mode_2d: str = "zscore",
     input_joints: tuple[int, ...] = (),
+    geometry: np.ndarray | None = None,
 ) -> NormStats:
-    """Training-set statistics (NaN-aware). Raises ValueError on an empty training set.
+    """Training-set statistics (NaN-aware), with the floor input when `geometry` is given.
+    Raises ValueError on an empty training set.
 
-    Shapes: kp2d_px (N, J, 2), image_wh_px (N, 2), pose3d_cam_mm (N, J, 3) root-relative.
+    Shapes: kp2d_px (N, J, 2), image_wh_px (N, 2), pose3d_cam_mm (N, J, 3) root-relative,
+    geometry (N, G) or None.
     """
     if len(kp2d_px) == 0:
         raise ValueError("cannot compute normalisation statistics from an empty training set")
@@ -136,11 +169,13 @@ def compute_stats(
             f"pose3d_cam_mm: expected shape {(len(kp2d_px), num_joints, 3)}, got {pose3d_cam_mm.shape}"
         )
     joints = resolve_input_joints(input_joints, num_joints)
-    x = prepare_2d(kp2d_px, image_wh_px, mode_2d)[:, joints, :].reshape(len(kp2d_px), -1)
+    x = input_features(kp2d_px, image_wh_px, mode_2d, joints, geometry)
     y = _non_root(np.asarray(pose3d_cam_mm, dtype=np.float64))
     mean_2d, std_2d = _nan_stats(x)
     mean_3d, std_3d = _nan_stats(y)
-    return NormStats(mode_2d, num_joints, joints, mean_2d, std_2d, mean_3d, std_3d)
+    return NormStats(
+        mode_2d, num_joints, joints, mean_2d, std_2d, mean_3d, std_3d, geometry is not None
+    )
 
 
 def _non_root(pose: np.ndarray) -> np.ndarray:
@@ -155,14 +190,28 @@ def _check_joints(num_joints: int, stats: NormStats, what: str) -> None:
         )
 
 
-def normalize_2d(kp2d_px: np.ndarray, image_wh_px: np.ndarray, stats: NormStats) -> np.ndarray:
-    """Model input: kept joints, standardised, NaN -> 0 (the training mean).
+def normalize_2d(
+    kp2d_px: np.ndarray,
+    image_wh_px: np.ndarray,
+    stats: NormStats,
+    geometry: np.ndarray | None = None,
+) -> np.ndarray:
+    """Model input: kept joints (and the floor input when `stats` has it), standardised,
+    NaN -> 0 (the training mean). Raises ValueError when the floor input lacks `geometry`.
 
-    Shapes: kp2d_px (N, J, 2), image_wh_px (N, 2) -> (N, 2 * len(input_joints)) float32.
+    Shapes: kp2d_px (N, J, 2), image_wh_px (N, 2), geometry (N, G) or None -> (N, D_in) float32.
     """
     _check_joints(np.asarray(kp2d_px).shape[1], stats, "kp2d_px")
-    x = prepare_2d(kp2d_px, image_wh_px, stats.mode_2d)[:, list(stats.input_joints), :]
-    x = (x.reshape(len(x), -1) - stats.mean_2d) / stats.std_2d
+    if stats.floor_input and geometry is None:
+        raise ValueError(
+            "this lifter takes the floor input (train_lifter.model.floor_input) and needs each "
+            "row's view geometry: use a dataset with cameras (cameras.h5)"
+        )
+    x = input_features(
+        kp2d_px, image_wh_px, stats.mode_2d, stats.input_joints,
+        geometry if stats.floor_input else None,
+    )  # fmt: skip
+    x = (x - stats.mean_2d) / stats.std_2d
     return np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
 
 

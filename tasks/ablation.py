@@ -16,7 +16,7 @@ from pose3d.plots import capacity_figure, save_figure
 from tasks._prefect import logger, stage_task
 from tasks.evaluate import score
 from tasks.lifter import train_lifter
-from tasks.lifter_inference import load_lifter, predict_lifter
+from tasks.lifter_inference import load_lifter, predict_dataset
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def run_variant(
     cfg = dataclasses.replace(train_cfg, model=variant.model)
     result = train_lifter(train, None, cfg, out_dir / variant.name, seed)
     lifter = load_lifter(result.checkpoint, test.num_joints)
-    pred = predict_lifter(lifter, test.kp2d_px, test.image_wh_px, test.principal_px, cfg.flip_test)
+    pred = predict_dataset(lifter, test, cfg.flip_test)
     metrics = score(pred, test).metrics
     logger().info("ablation %s: P1 %.1f mm", variant.name, metrics["mpjpe_p1_mm"])
     return {"mpjpe_p1_mm": metrics["mpjpe_p1_mm"], "mpjpe_p2_mm": metrics["mpjpe_p2_mm"],

@@ -17,7 +17,7 @@ from pose3d.metrics import challenge_mpjpe, mpjpe, mpjpe_per_action, mpjpe_per_j
 from pose3d.plots import examples_figure, per_joint_figure, save_figure
 from pose3d.skeleton import H36M17_JOINTS
 from tasks._prefect import logger, stage_task
-from tasks.lifter_inference import load_lifter, predict_lifter
+from tasks.lifter_inference import load_lifter, predict_dataset
 
 UNKNOWN_ACTION = "(unknown)"
 
@@ -80,7 +80,7 @@ def evaluate_lifter(
     """Predict `data` with the checkpoint's lifter, score it and write tables and figures."""
     out_dir = Path(out_dir)
     lifter = load_lifter(checkpoint, data.num_joints)
-    pred = predict_lifter(lifter, data.kp2d_px, data.image_wh_px, data.principal_px, flip_test)
+    pred = predict_dataset(lifter, data, flip_test)
     ev = score(pred, data)
     write_evaluation(ev, out_dir)
     if examples:

@@ -6,7 +6,7 @@ pose3d.augment and ``train_lifter.augment``), and after every epoch writes (atom
 ``out_dir``:
 - ``checkpoint.pt``: model, optimiser, scheduler, epoch, RNG state, the model and training
   configs and the normalisation statistics; a rerun with the same configuration, training code
-  (`TRAINING_CODE`) and training rows resumes from it, anything else trains from scratch;
+  and training rows resumes from it, anything else trains from scratch (`tasks.lifter_checkpoint`);
 - ``history.csv``: one row per epoch (epoch, lr, train_loss, val_mpjpe_p1_mm, train_seconds,
   samples_per_s), the curves for ``dvc plots``.
 `tasks.lifter_inference` rebuilds the model from a checkpoint alone and predicts with it.
@@ -14,10 +14,6 @@ pose3d.augment and ``train_lifter.augment``), and after every epoch writes (atom
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import importlib
-import io
 import math
 import time
 from dataclasses import dataclass
@@ -30,7 +26,6 @@ import torch
 from models.lifter import Lifter, bfloat16_is_native
 from pose3d.augment import augment_rows
 from pose3d.config import LifterConfig, TrainLifterConfig, to_dict
-from pose3d.io import atomic_path, write_text_atomic
 from pose3d.lifting import LiftingDataset, concat, flip_lr_dataset
 from pose3d.metrics import mpjpe
 from pose3d.normalization import (
@@ -40,13 +35,18 @@ from pose3d.normalization import (
     normalize_3d,
 )
 from tasks._prefect import logger, progress, stage_task
-from tasks.lifter_inference import LoadedLifter, predict_lifter
+from tasks.lifter_checkpoint import (
+    CHECKPOINT,
+    HISTORY,
+    HISTORY_FIELDS,
+    fingerprint,
+    resume_state,
+    save_checkpoint,
+    write_history,
+)
+from tasks.lifter_inference import LoadedLifter, predict_dataset
 
-CHECKPOINT = "checkpoint.pt"
-HISTORY = "history.csv"
-HISTORY_FIELDS = ("epoch", "lr", "train_loss", "val_mpjpe_p1_mm", "train_seconds", "samples_per_s")
-LOSSES = ("mse", "l1", "mpjpe")
-SCHEDULES = ("exponential", "cosine", "onecycle")
+__all__ = ["CHECKPOINT", "HISTORY", "HISTORY_FIELDS", "TrainResult", "lr_factor", "train_lifter"]
 
 
 @dataclass(frozen=True)
@@ -57,17 +57,6 @@ class TrainResult:
     train_seconds: float  # time in training steps during this call
     samples_per_s: float  # training samples per second during this call
     step_gflops: float  # achieved matmul GFLOP/s of the training step (3x forward FLOPs)
-
-
-def _check_train_config(cfg: TrainLifterConfig) -> None:
-    if cfg.loss not in LOSSES:
-        raise ValueError(f"train_lifter.loss {cfg.loss!r}: expected one of {LOSSES}")
-    if cfg.lr_schedule not in SCHEDULES:
-        raise ValueError(
-            f"train_lifter.lr_schedule {cfg.lr_schedule!r}: expected one of {SCHEDULES}"
-        )
-    if cfg.epochs < 1 or cfg.batch_size < 2:
-        raise ValueError("train_lifter.epochs must be >= 1 and train_lifter.batch_size >= 2")
 
 
 def _warn_if_bfloat16_is_emulated(model: LifterConfig) -> None:
@@ -99,7 +88,8 @@ class _TrainingSet:
     stats: NormStats
 
 
-def _training_set(train: LiftingDataset, cfg: TrainLifterConfig) -> _TrainingSet:
+def _check_training_rows(train: LiftingDataset, cfg: TrainLifterConfig) -> None:
+    """Raise ValueError when the rows cannot train `cfg`; warn when the floor input is dead."""
     if len(train) == 0:
         raise ValueError("the training split is empty: no rows for the training subjects")
     if cfg.augment.probability > 0 and train.geometry is None:
@@ -107,16 +97,33 @@ def _training_set(train: LiftingDataset, cfg: TrainLifterConfig) -> _TrainingSet
             "train_lifter.augment.probability > 0 needs the view geometry of the training rows "
             "(the dataset's cameras.h5); set it to 0 for data without cameras"
         )
+    if cfg.model.floor_input and train.geometry is None:
+        raise ValueError(
+            "train_lifter.model.floor_input needs the view geometry of the training rows (the "
+            "dataset's cameras.h5); set it to false for data without cameras"
+        )
     if train.num_joints != cfg.model.num_joints:
         raise ValueError(
             f"training data has {train.num_joints} joints, model.num_joints is {cfg.model.num_joints}"
         )
+    geometry = train.geometry
+    if cfg.model.floor_input and geometry is not None and not np.isfinite(geometry).all(1).any():
+        logger().warning(
+            "train_lifter.model.floor_input: no training row has view geometry (no cameras.h5), "
+            "so the floor input is constant and has no effect"
+        )
+
+
+def _training_set(train: LiftingDataset, cfg: TrainLifterConfig) -> _TrainingSet:
+    _check_training_rows(train, cfg)
     if cfg.flip_train:
         train = concat([train, flip_lr_dataset(train)])
+    geometry = train.geometry if cfg.model.floor_input else None
     stats = compute_stats(
-        train.kp2d_px, train.image_wh_px, train.pose3d_cam_mm, cfg.norm_2d, cfg.model.input_joints
-    )
-    x = torch.from_numpy(normalize_2d(train.kp2d_px, train.image_wh_px, stats))
+        train.kp2d_px, train.image_wh_px, train.pose3d_cam_mm, cfg.norm_2d,
+        cfg.model.input_joints, geometry,
+    )  # fmt: skip
+    x = torch.from_numpy(normalize_2d(train.kp2d_px, train.image_wh_px, stats, geometry))
     y = torch.from_numpy(normalize_3d(train.pose3d_cam_mm, stats))
     return _TrainingSet(train, x, y, stats)
 
@@ -144,7 +151,7 @@ def _epoch_arrays(
         )  # fmt: skip
     index = torch.from_numpy(picked)
     x, y = data.x.clone(), data.y.clone()
-    x[index] = torch.from_numpy(normalize_2d(kp, rows.image_wh_px, data.stats))
+    x[index] = torch.from_numpy(normalize_2d(kp, rows.image_wh_px, data.stats, rows.geometry))
     y[index] = torch.from_numpy(normalize_3d(pose, data.stats))
     return x, y
 
@@ -158,59 +165,6 @@ def _loss_fn(cfg: TrainLifterConfig, stats: NormStats) -> Any:
     return lambda p, t: torch.mean(
         torch.linalg.vector_norm(((p - t) * std).reshape(len(p), -1, 3), dim=-1)
     )
-
-
-# The modules whose code decides what training computes; other code means no resuming.
-TRAINING_CODE = (
-    __name__, "models.lifter", "pose3d.augment", "pose3d.normalization", "pose3d.lifting",
-    "pose3d.camera", "pose3d.skeleton",
-)  # fmt: skip
-
-
-def _code_hash() -> str:
-    digest = hashlib.sha256()
-    for name in TRAINING_CODE:
-        digest.update(Path(str(importlib.import_module(name).__file__)).read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def _data_hash(rows: LiftingDataset) -> str:
-    digest = hashlib.sha256()
-    for array in (rows.kp2d_px, rows.pose3d_cam_mm, rows.geometry):
-        if array is not None:
-            digest.update(np.ascontiguousarray(array).tobytes())
-    return digest.hexdigest()[:16]
-
-
-def _fingerprint(cfg: TrainLifterConfig, seed: int, rows: LiftingDataset) -> dict[str, Any]:
-    """What decides a training run: a checkpoint is resumed only when all of it matches."""
-    return {"train_lifter": to_dict(cfg), "seed": seed, "code": _code_hash(),
-            "data": _data_hash(rows)}  # fmt: skip
-
-
-def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(buf.getvalue())
-
-
-def _write_history(path: Path, history: list[dict[str, float]]) -> None:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=HISTORY_FIELDS)
-    writer.writeheader()
-    writer.writerows(history)
-    write_text_atomic(path, out.getvalue())
-
-
-def _resume_state(path: Path, fingerprint: dict[str, Any]) -> dict[str, Any] | None:
-    if not path.is_file():
-        return None
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    if state.get("fingerprint") != fingerprint:
-        logger().warning("%s: made with another configuration or code; training from scratch", path)
-        return None
-    return state
 
 
 def _train_epoch(
@@ -248,7 +202,6 @@ def train_lifter(
     Writes ``out_dir/checkpoint.pt`` and ``out_dir/history.csv`` after every epoch. Raises
     ValueError on an empty training split or a joint count other than ``cfg.model.num_joints``.
     """
-    _check_train_config(cfg)
     _warn_if_bfloat16_is_emulated(cfg.model)
     out_dir = Path(out_dir)
     data = _training_set(train, cfg)
@@ -262,10 +215,10 @@ def train_lifter(
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
     total_steps = cfg.epochs * (n_rows // cfg.batch_size)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(cfg, s, total_steps))
-    fingerprint = _fingerprint(cfg, seed, data.rows)
+    run_id = fingerprint(cfg, seed, data.rows)
     history: list[dict[str, float]] = []
     start = 0
-    state = _resume_state(out_dir / CHECKPOINT, fingerprint)
+    state = resume_state(out_dir / CHECKPOINT, run_id)
     if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
@@ -296,15 +249,15 @@ def train_lifter(
         )  # fmt: skip
         logger().info("epoch %d/%d: loss %.4f, val P1 %.1f mm, %.0f samples/s",
                       epoch + 1, cfg.epochs, loss, val_mm, n / sec)  # fmt: skip
-        _save_checkpoint(out_dir / CHECKPOINT, {
+        save_checkpoint(out_dir / CHECKPOINT, {
             "model": model.state_dict(), "optimizer": opt.state_dict(),
             "scheduler": sched.state_dict(), "rng": torch.get_rng_state(), "epoch": epoch + 1,
             "model_config": to_dict(cfg.model), "stats": stats.to_dict(),
-            "fingerprint": fingerprint, "history": history,
+            "fingerprint": run_id, "history": history,
         })  # fmt: skip
-        _write_history(out_dir / HISTORY, history)
+        write_history(out_dir / HISTORY, history)
     if start >= cfg.epochs:  # complete already: restore the curves (DVC deletes them before a run)
-        _write_history(out_dir / HISTORY, history)
+        write_history(out_dir / HISTORY, history)
     rate = samples / seconds if seconds else 0.0
     flops = 3 * model.matmul_flops_per_sample() * rate / 1e9
     return TrainResult(out_dir / CHECKPOINT, history, cfg.epochs - start, seconds, rate, flops)
@@ -316,7 +269,7 @@ def _validate(
     if val is None or len(val) == 0:
         return float("nan")
     lifter = LoadedLifter(model, stats, {})
-    pred = predict_lifter(lifter, val.kp2d_px, val.image_wh_px, val.principal_px, flip_test)
+    pred = predict_dataset(lifter, val, flip_test)
     return mpjpe(pred, val.pose3d_cam_mm, "root")
 
 

@@ -8,9 +8,11 @@ import pytest
 import torch
 
 from models.lifter import Lifter, _ClippedLinear
+from pose3d.camera import Camera, look_at
 from pose3d.config import AugmentConfig, LifterConfig, TrainLifterConfig
-from pose3d.lifting import LiftingDataset
+from pose3d.lifting import LiftingDataset, sequence_rows
 from tasks import lifter as tl
+from tasks import lifter_checkpoint
 from tasks import lifter_inference as li
 
 SMALL = LifterConfig(width=32, num_blocks=1, dropout=0.1)
@@ -178,7 +180,9 @@ def test_interrupted_training_resumes_to_the_same_model(
     assert tl.train_lifter(data, None, cfg, tmp_path / "cut", seed=0).epochs_run == 0
     assert len((tmp_path / "cut" / tl.HISTORY).read_text().splitlines()) == 4  # curves restored
     assert tl.train_lifter(data, None, cfg, tmp_path / "cut", seed=1).epochs_run == 3  # new config
-    monkeypatch.setattr(tl, "_code_hash", lambda: "edited")  # same config, other training code
+    monkeypatch.setattr(
+        lifter_checkpoint, "code_hash", lambda: "edited"
+    )  # same config, other training code
     assert tl.train_lifter(data, None, cfg, tmp_path / "cut", seed=1).epochs_run == 3
     other_rows = _dataset(seed=5)  # same config and code, other training data
     assert tl.train_lifter(other_rows, None, cfg, tmp_path / "cut", seed=1).epochs_run == 3
@@ -264,8 +268,8 @@ def test_augmented_epochs_replace_a_share_of_rows_reproducibly(tmp_path: Path) -
     cfg = _train_cfg(epochs=1, augment=augment)
     with pytest.raises(ValueError, match="view geometry"):
         tl.train_lifter(data, None, cfg, tmp_path / "none", seed=0)
-    # the camera of `_dataset`: pinhole, f 1000 px, centre (500, 500), root 5 m ahead, y down
-    view = [0.0, 0.0, 5000.0, 0.0, -1.0, 0.0, 1000.0, 1000.0, 500.0, 500.0, 0, 0, 0, 0, 0]
+    # the camera of `_dataset`: pinhole, f 1000 px, centre (500, 500), root 5 m ahead, y down, 1.5 m up
+    view = [0.0, 0.0, 5000.0, 0.0, -1.0, 0.0, 1000.0, 1000.0, 500.0, 500.0, 0, 0, 0, 0, 0, 1500]
     data = dataclasses.replace(data, geometry=np.tile(view, (len(data), 1)))
     base = tl._training_set(data, cfg)
     x0, y0 = tl._epoch_arrays(base, cfg, seed=0, epoch=0)
@@ -278,3 +282,29 @@ def test_augmented_epochs_replace_a_share_of_rows_reproducibly(tmp_path: Path) -
     assert not torch.equal(x0, x1)
     res = tl.train_lifter(data, data, cfg, tmp_path / "aug", seed=0)
     assert np.isfinite(res.history[0]["val_mpjpe_p1_mm"])
+
+
+def test_floor_input_trains_and_needs_the_view_geometry(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    model = dataclasses.replace(SMALL, floor_input=True)
+    with pytest.raises(ValueError, match="floor_input needs the view geometry"):
+        tl.train_lifter(_dataset(), None, _train_cfg(model=model), tmp_path / "x", seed=0)
+    unknown = dataclasses.replace(_dataset(), geometry=np.full((256, 16), np.nan))
+    with caplog.at_level("WARNING", logger="pose3d"):
+        tl.train_lifter(unknown, None, _train_cfg(model=model, epochs=1), tmp_path / "n", 0)
+    assert "floor input is constant" in caplog.text
+    eye = np.array([0.0, -5000.0, 1500.0])
+    cam = Camera("c1", look_at(eye, np.array([0.0, 0.0, 900.0])), eye, [1000.0, 1000.0],
+                 [500.0, 500.0], [0.0, 0.0, 0.0], [0.0, 0.0], 1000, 1000)  # fmt: skip
+    world = np.random.default_rng(0).normal(0.0, 250.0, size=(256, 32, 3)) + [0.0, 0.0, 900.0]
+    rows = sequence_rows(world, cam, None, ("S1", "Walking"))
+    cfg = _train_cfg(model=model, epochs=4, flip_train=True, flip_test=True)
+    res = tl.train_lifter(rows, rows, cfg, tmp_path, seed=0)
+    assert res.history[-1]["train_loss"] < res.history[0]["train_loss"]
+    lifter = li.load_lifter(res.checkpoint)
+    assert lifter.model.in_dim == 34 + 2 and lifter.stats.floor_input
+    pred = li.predict_dataset(lifter, rows, flip_test=True)
+    assert pred.shape == (256, 17, 3) and np.isfinite(pred).all()
+    with pytest.raises(ValueError, match="floor input"):
+        li.predict_lifter(lifter, rows.kp2d_px, rows.image_wh_px)

@@ -29,7 +29,7 @@ def _frames(n: int = 4) -> pa.Table:
 
 def _camera() -> Camera:
     return Camera(
-        "c0", R=np.eye(3), T=np.zeros(3), f=[500.0, 501.0], c=[150.0, 110.0],
+        "c0", R=np.eye(3), T=np.array([0.0, 0.0, 1500.0]), f=[500.0, 501.0], c=[150.0, 110.0],
         k=[0.1, 0.0, 0.0], p=[0.0, 0.01], width=320, height=240,
     )  # fmt: skip
 
@@ -56,9 +56,9 @@ def test_join_pairs_rows_by_identity_and_counts_unmatched() -> None:
     np.testing.assert_array_equal(data.kp2d_px[0].reshape(-1), kp)
     np.testing.assert_array_equal(data.principal_px, [[150, 110], [150, 110]])
     np.testing.assert_array_equal(data.image_wh_px[0], [320, 240])
-    assert data.geometry is not None  # root, world up (z) in this camera's frame, intrinsics
-    np.testing.assert_allclose(
-        data.geometry[0], [10, 20, 4000, 0, 0, 1, 500, 501, 150, 110, 0.1, 0, 0, 0, 0.01]
+    assert data.geometry is not None  # root, world up (z) in this camera's frame, intrinsics,
+    np.testing.assert_allclose(  # and the camera's height above the floor (its T's z)
+        data.geometry[0], [10, 20, 4000, 0, 0, 1, 500, 501, 150, 110, 0.1, 0, 0, 0, 0.01, 1500]
     )
 
 

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pose3d import lifting
+from pose3d import normalization as nz
+from pose3d.camera import Camera, look_at, project, world_to_camera
+from pose3d.floor import ANKLE_HEIGHT_MM, FLOOR_JOINTS, floor_inverse_depth, undistort
+
+EYE = np.array([300.0, -4500.0, 1600.0])
+
+
+def _camera(
+    target_z: float = 900.0, k1: float = -0.2, p: tuple[float, float] = (0.0, 0.0)
+) -> Camera:
+    r = look_at(EYE, np.array([0.0, 0.0, target_z]))
+    return Camera("c1", r, EYE, [1100.0, 1090.0], [505.0, 495.0], [k1, 0.24, -0.003], list(p), 1000, 1000)  # fmt: skip
+
+
+def _ankles_on_floor(n: int, seed: int = 0) -> np.ndarray:
+    """World points of 17 joints, the two ankles at ANKLE_HEIGHT_MM. Shapes: -> (n, 17, 3)."""
+    rng = np.random.default_rng(seed)
+    pts = rng.uniform([-1500.0, -1500.0, 200.0], [1500.0, 1500.0, 1700.0], size=(n, 17, 3))
+    pts[:, list(FLOOR_JOINTS), 2] = ANKLE_HEIGHT_MM
+    return pts
+
+
+def test_geometry_has_the_camera_height_above_the_floor() -> None:
+    cam = _camera()
+    geometry = lifting.view_geometry(np.zeros((2, 3)), cam)
+    assert geometry.shape == (2, len(lifting.GEOMETRY_COLUMNS))
+    assert geometry[0, lifting.GEOMETRY_COLUMNS.index("cam_height_mm")] == EYE[2]
+
+
+def test_undistort_inverts_the_projection() -> None:
+    cam = _camera(p=(-0.0027, 0.0016))
+    pts_cam = world_to_camera(_ankles_on_floor(20), cam)
+    geometry = lifting.view_geometry(pts_cam[:, 0], cam)
+    xy = undistort(project(pts_cam, cam), geometry)
+    np.testing.assert_allclose(xy, pts_cam[..., :2] / pts_cam[..., 2:], atol=1e-7)
+
+
+@pytest.mark.parametrize("target_z", [900.0, 1600.0])  # tilted down; level (up = -y exactly)
+def test_ankles_on_the_floor_give_their_exact_inverse_depth(target_z: float) -> None:
+    cam = _camera(target_z)
+    pts_cam = world_to_camera(_ankles_on_floor(30), cam)
+    geometry = lifting.view_geometry(pts_cam[:, 0], cam)
+    inv = floor_inverse_depth(project(pts_cam, cam), geometry)
+    assert inv.shape == (30, 2)
+    np.testing.assert_allclose(inv, 1000.0 / pts_cam[:, list(FLOOR_JOINTS), 2], rtol=1e-6)
+
+
+def test_a_raised_foot_reads_farther_and_missing_inputs_are_nan() -> None:
+    cam = _camera()
+    world = _ankles_on_floor(4)
+    raised = world.copy()
+    raised[:, FLOOR_JOINTS[0], 2] += 300.0  # the right foot lifted 30 cm
+    pts, pts_raised = world_to_camera(world, cam), world_to_camera(raised, cam)
+    geometry = lifting.view_geometry(pts[:, 0], cam)
+    inv = floor_inverse_depth(project(pts, cam), geometry)
+    inv_raised = floor_inverse_depth(project(pts_raised, cam), geometry)
+    assert (inv_raised[:, 0] < inv[:, 0]).all()  # nearer the horizon: smaller 1/Z, farther
+    np.testing.assert_allclose(inv_raised[:, 1], inv[:, 1])
+    kp = project(pts, cam)
+    kp[0, FLOOR_JOINTS[1]] = np.nan
+    geometry[1] = np.nan
+    out = floor_inverse_depth(kp, geometry)
+    assert np.isnan(out[0, 1]) and np.isfinite(out[0, 0]) and np.isnan(out[1]).all()
+    with pytest.raises(ValueError, match="geometry"):
+        floor_inverse_depth(kp, geometry[:, :15])
+
+
+def test_the_mirrored_view_swaps_the_ankles() -> None:
+    cam = _camera(p=(-0.0027, 0.0016))
+    pts_cam = world_to_camera(_ankles_on_floor(10), cam)
+    geometry = lifting.view_geometry(pts_cam[:, 0], cam)
+    kp = project(pts_cam, cam)
+    mirrored = floor_inverse_depth(
+        lifting.mirror_kp2d(kp, np.tile(cam.c, (10, 1))), lifting.mirror_geometry(geometry)
+    )
+    np.testing.assert_allclose(mirrored, floor_inverse_depth(kp, geometry)[:, ::-1], rtol=1e-6)
+
+
+def test_floor_input_statistics_and_standardisation() -> None:
+    cam = _camera()
+    pts_cam = world_to_camera(_ankles_on_floor(40), cam)
+    kp = project(pts_cam, cam)
+    pose = pts_cam - pts_cam[:, :1]
+    geometry = lifting.view_geometry(pts_cam[:, 0], cam)
+    wh = np.tile([1000.0, 1000.0], (40, 1))
+    stats = nz.compute_stats(kp, wh, pose, "zscore", (), geometry)
+    assert stats.floor_input and stats.mean_2d.shape == (34 + len(FLOOR_JOINTS),)
+    inv = 1000.0 / pts_cam[:, list(FLOOR_JOINTS), 2]
+    np.testing.assert_allclose(stats.mean_2d[34:], inv.mean(axis=0), rtol=1e-6)
+    x = nz.normalize_2d(kp, wh, stats, geometry)
+    np.testing.assert_allclose(x[:, 34:], (inv - inv.mean(0)) / inv.std(0), atol=1e-4)
+    unknown = geometry.copy()
+    unknown[:5] = np.nan  # a row without cameras: the training mean, like a missing joint
+    assert (nz.normalize_2d(kp, wh, stats, unknown)[:5, 34:] == 0).all()
+    with pytest.raises(ValueError, match="floor input"):
+        nz.normalize_2d(kp, wh, stats)
+    assert nz.NormStats.from_dict(stats.to_dict()).floor_input
+    without = nz.compute_stats(kp, wh, pose)
+    assert not without.floor_input and nz.normalize_2d(kp, wh, without, geometry).shape == (40, 34)
