@@ -7,6 +7,7 @@ from pose3d import lifting
 from pose3d import normalization as nz
 from pose3d.camera import Camera, look_at, project, world_to_camera
 from pose3d.floor import ANKLE_HEIGHT_MM, FLOOR_JOINTS, floor_inverse_depth, undistort
+from pose3d.formats.h36m import poses_path, read_cameras, read_positions
 
 EYE = np.array([300.0, -4500.0, 1600.0])
 
@@ -103,3 +104,26 @@ def test_floor_input_statistics_and_standardisation() -> None:
     assert nz.NormStats.from_dict(stats.to_dict()).floor_input
     without = nz.compute_stats(kp, wh, pose)
     assert not without.floor_input and nz.normalize_2d(kp, wh, without, geometry).shape == (40, 34)
+
+
+def test_on_real_human36m_the_floor_gives_the_ankles_depth(shared_data) -> None:
+    """Real mocap and calibration (S8, Walking 1, all 4 cameras): where the ankles' rays meet the
+    floor is within a few percent of their true depth, far better than the mean depth."""
+    root = shared_data / "h36m"
+    world = read_positions(poses_path(root, "S8", "Walking 1"))
+    errors, spread = [], []
+    for key, cam in read_cameras(root / "cameras.h5").items():
+        if key[0] != "S8":
+            continue
+        rows = lifting.sequence_rows(world, cam, None, ("S8", "Walking 1"))
+        assert rows.geometry is not None
+        depth = rows.pose3d_cam_mm[:, list(FLOOR_JOINTS), 2] + rows.geometry[:, 2:3]
+        lower = np.argmax(rows.kp2d_px[:, list(FLOOR_JOINTS), 1], axis=1)  # lower in the image
+        inv = floor_inverse_depth(rows.kp2d_px, rows.geometry)
+        pick = np.arange(len(rows))
+        errors.append(inv[pick, lower] * depth[pick, lower] / 1000.0 - 1.0)
+        spread.append(depth[pick, lower] / depth[pick, lower].mean() - 1.0)
+    assert len(errors) == 4
+    err, var = np.abs(np.concatenate(errors)), np.abs(np.concatenate(spread))
+    assert np.median(err) < 0.04 and np.percentile(err, 90) < 0.10
+    assert np.median(err) < 0.25 * np.median(var)
