@@ -22,52 +22,12 @@ were. Nothing here changes the evaluation data: it is applied to training rows o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from pose3d.camera import project_with
-from pose3d.lifting import GEOMETRY_COLUMNS
+from pose3d.lifting import Geometry, project_rows
 from pose3d.skeleton import H36M17_LR_PAIRS, H36M17_PARENTS
 
 MIN_DEPTH_MM = 100.0
-
-
-@dataclass(frozen=True)
-class Geometry:
-    """Per-row view geometry, split out of the (N, 16) geometry array.
-
-    Shapes: root_cam_mm (N, 3), up_cam (N, 3) unit world-up in the camera frame, f (N, 2),
-    c (N, 2), k (N, 3) radial, p (N, 2) tangential.
-    """
-
-    root_cam_mm: np.ndarray
-    up_cam: np.ndarray
-    f: np.ndarray
-    c: np.ndarray
-    k: np.ndarray
-    p: np.ndarray
-
-    @classmethod
-    def from_array(cls, geometry: np.ndarray) -> Geometry:
-        g = np.asarray(geometry, dtype=np.float64)
-        if g.ndim != 2 or g.shape[1] != len(GEOMETRY_COLUMNS):
-            raise ValueError(
-                f"geometry: expected shape (N, {len(GEOMETRY_COLUMNS)}), got {g.shape}"
-            )
-
-        def cols(*names: str) -> np.ndarray:
-            return g[:, [GEOMETRY_COLUMNS.index(n) for n in names]]
-
-        return cls(
-            cols("root_x", "root_y", "root_z"), cols("up_x", "up_y", "up_z"), cols("fx", "fy"),
-            cols("cx", "cy"), cols("k1", "k2", "k3"), cols("p1", "p2"),
-        )  # fmt: skip
-
-
-def project_rows(pts_cam_mm: np.ndarray, geo: Geometry) -> np.ndarray:
-    """`pose3d.camera.project` with one camera per row. Shapes: (N, J, 3) -> (N, J, 2) px."""
-    return project_with(pts_cam_mm, geo.f[:, None], geo.c[:, None], geo.k[:, None], geo.p[:, None])
 
 
 def bone_factors(

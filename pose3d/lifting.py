@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from pose3d.camera import Camera, project, world_to_camera
+from pose3d.camera import Camera, project, project_with, world_to_camera
 from pose3d.skeleton import flip_lr, mocap32_to_h36m17, root_relative
 
 GEOMETRY_COLUMNS = (
@@ -40,6 +40,45 @@ def view_geometry(root_cam_mm: np.ndarray, cam: Camera) -> np.ndarray:
     n = len(root_cam_mm)
     fixed = np.concatenate([WORLD_UP @ cam.R, cam.f, cam.c, cam.k, cam.p, [WORLD_UP @ cam.T]])
     return np.concatenate([np.asarray(root_cam_mm, np.float64), np.tile(fixed, (n, 1))], axis=1)
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Per-row view geometry, split out of the (N, 16) geometry array.
+
+    Shapes: root_cam_mm (N, 3), up_cam (N, 3) unit world-up in the camera frame, f (N, 2),
+    c (N, 2), k (N, 3) radial, p (N, 2) tangential, cam_height_mm (N,) above the floor.
+    """
+
+    root_cam_mm: np.ndarray
+    up_cam: np.ndarray
+    f: np.ndarray
+    c: np.ndarray
+    k: np.ndarray
+    p: np.ndarray
+    cam_height_mm: np.ndarray
+
+    @classmethod
+    def from_array(cls, geometry: np.ndarray) -> Geometry:
+        g = np.asarray(geometry, dtype=np.float64)
+        if g.ndim != 2 or g.shape[1] != len(GEOMETRY_COLUMNS):
+            raise ValueError(
+                f"geometry: expected shape (N, {len(GEOMETRY_COLUMNS)}), got {g.shape}"
+            )
+
+        def cols(*names: str) -> np.ndarray:
+            return g[:, [GEOMETRY_COLUMNS.index(n) for n in names]]
+
+        return cls(
+            cols("root_x", "root_y", "root_z"), cols("up_x", "up_y", "up_z"), cols("fx", "fy"),
+            cols("cx", "cy"), cols("k1", "k2", "k3"), cols("p1", "p2"),
+            g[:, GEOMETRY_COLUMNS.index("cam_height_mm")],
+        )  # fmt: skip
+
+
+def project_rows(pts_cam_mm: np.ndarray, geo: Geometry) -> np.ndarray:
+    """`pose3d.camera.project` with one camera per row. Shapes: (N, J, 3) -> (N, J, 2) px."""
+    return project_with(pts_cam_mm, geo.f[:, None], geo.c[:, None], geo.k[:, None], geo.p[:, None])
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ def test_undistort_inverts_the_projection() -> None:
     cam = _camera(p=(-0.0027, 0.0016))
     pts_cam = world_to_camera(_ankles_on_floor(20), cam)
     geometry = lifting.view_geometry(pts_cam[:, 0], cam)
-    xy = undistort(project(pts_cam, cam), geometry)
+    xy = undistort(project(pts_cam, cam), lifting.Geometry.from_array(geometry))
     np.testing.assert_allclose(xy, pts_cam[..., :2] / pts_cam[..., 2:], atol=1e-7)
 
 
