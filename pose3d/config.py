@@ -161,6 +161,9 @@ class TrainLifterConfig:
     flip_train: bool  # add left-right mirrored copies of the training rows
     flip_test: bool  # average predictions over the input and its mirror
     augment: AugmentConfig = AugmentConfig()
+    # after each epoch, re-estimate batch norm's statistics over this many training batches
+    # with dropout off (0 = keep the running averages of training; tasks.lifter)
+    bn_recalibration_batches: int = 0
 
     def __post_init__(self) -> None:
         choices = {
@@ -173,9 +176,13 @@ class TrainLifterConfig:
                 raise ConfigError(
                     f"train_lifter.{key}: expected one of {allowed}, got {getattr(self, key)!r}"
                 )
-        if self.epochs < 1 or self.batch_size < 2 or self.lr <= 0 or self.lr_decay_steps < 1:
+        if (
+            self.epochs < 1 or self.batch_size < 2 or self.lr <= 0 or self.lr_decay_steps < 1
+            or self.bn_recalibration_batches < 0
+        ):  # fmt: skip
             raise ConfigError(
-                "train_lifter: need epochs >= 1, batch_size >= 2, lr > 0, lr_decay_steps >= 1"
+                "train_lifter: need epochs >= 1, batch_size >= 2, lr > 0, lr_decay_steps >= 1, "
+                "bn_recalibration_batches >= 0"
             )
         aug = self.augment
         if (

@@ -27,8 +27,8 @@ HISTORY_FIELDS = ("epoch", "lr", "train_loss", "val_mpjpe_p1_mm", "train_seconds
 
 # The modules whose code decides what training computes; other code means no resuming.
 TRAINING_CODE = (
-    "tasks.lifter", "models.lifter", "pose3d.augment", "pose3d.normalization", "pose3d.lifting",
-    "pose3d.camera", "pose3d.skeleton", "pose3d.floor",
+    "tasks.lifter", "tasks.lifter_epoch", "models.lifter", "pose3d.augment", "pose3d.normalization",
+    "pose3d.lifting", "pose3d.camera", "pose3d.skeleton", "pose3d.floor",
 )  # fmt: skip
 
 

@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from models.lifter import Lifter, _ClippedLinear
+from models.lifter import Layer, Lifter, _ClippedLinear, keep_mask
 from pose3d.camera import Camera, look_at
 from pose3d.config import AugmentConfig, LifterConfig, TrainLifterConfig
 from pose3d.lifting import LiftingDataset, sequence_rows
 from tasks import lifter as tl
 from tasks import lifter_checkpoint
+from tasks import lifter_epoch as le
 from tasks import lifter_inference as li
 
 SMALL = LifterConfig(width=32, num_blocks=1, dropout=0.1)
@@ -106,6 +107,74 @@ def test_clipped_linear_gradients_match_autograd_through_the_clip() -> None:
             torch.testing.assert_close(a, r)
 
 
+@pytest.mark.parametrize("p", [0.0, 0.1, 0.5])
+def test_keep_mask_keeps_each_entry_with_probability_one_minus_p(p: float) -> None:
+    torch.manual_seed(0)
+    shape = torch.Size([513, 301])  # not a multiple of 4 entries
+    masks = torch.stack([keep_mask(shape, p) for _ in range(4)])
+    assert masks.shape == (4, *shape) and masks.dtype == torch.bool
+    kept = masks.double().mean()
+    sigma = (p * (1 - p) / masks.numel()) ** 0.5
+    assert abs(float(kept) - (1 - p)) <= 5 * sigma + 1e-12
+    if p > 0:  # fresh draws, and no structure along the packed 16-bit words
+        assert not torch.equal(masks[0], masks[1])
+        by_lane = masks.reshape(-1)[: masks.numel() // 4 * 4].reshape(-1, 4).double().mean(0)
+        assert torch.all((by_lane - (1 - p)).abs() <= 5 * (2 * sigma))  # a lane: 1/4 of entries
+
+
+def test_relu_dropout_layer_is_inverted_dropout_after_relu() -> None:
+    """Training: zero where x <= 0 or dropped, x / (1 - p) elsewhere, about 10% dropped of the
+    positive entries, the same mask in the gradient; eval: plain ReLU."""
+    cfg = dataclasses.replace(SMALL, dropout=0.1, batch_norm=False, max_norm=False)
+    layer = Layer(16, 4096, cfg, None)
+    torch.manual_seed(1)
+    x = torch.randn(64, 16)
+    pre = layer.linear(x).detach()
+    h = pre.clone().requires_grad_()
+    out = layer.dropout_relu(h)
+    g = torch.randn_like(out)
+    out.backward(g)
+    kept = out != 0
+    assert not kept[pre <= 0].any()
+    torch.testing.assert_close(out[kept], pre[kept] / 0.9)
+    dropped = float((~kept[pre > 0]).double().mean())
+    assert 0.09 < dropped < 0.11
+    torch.testing.assert_close(h.grad, torch.where(kept, g / 0.9, 0.0))
+    layer.eval()
+    torch.testing.assert_close(layer(x), torch.relu(pre))
+
+
+def test_batch_norm_recalibration_is_an_exact_average_without_dropout() -> None:
+    """The stem's batch norm gets the exact mean of its input over the rows; the next one a
+    smaller variance than dropout gives it in training; weights, momenta and modes are restored."""
+    torch.manual_seed(0)
+    model = Lifter(dataclasses.replace(SMALL, width=64, dropout=0.4))
+    _steps(model, 20)
+    x = torch.randn(512, 34) * 2 + 1
+    stem, block = model.stem.norm, model.blocks[0].layers[0].norm
+    seen: dict[str, list[torch.Tensor]] = {"stem": [], "block": []}
+    hooks = [
+        stem.register_forward_hook(lambda m, i, o: seen["stem"].append(i[0].detach())),
+        block.register_forward_hook(lambda m, i, o: seen["block"].append(i[0].detach())),
+    ]
+    model.train()
+    with torch.no_grad():  # training mode: dropout on
+        model(x[:256]), model(x[256:])
+    var_with_dropout = torch.cat(seen["block"]).var(0)
+    seen["stem"].clear()
+    weights = [w.clone() for w in model.parameters()]
+    le.recalibrate_batch_norm(model, x, 5, 256, torch.Generator().manual_seed(0))  # 2 fit
+    for h in hooks:
+        h.remove()
+    assert len(seen["stem"]) == 2  # two full batches, the rows in a random order
+    torch.testing.assert_close(stem.running_mean, torch.cat(seen["stem"]).mean(0))
+    batch_vars = torch.stack([b.var(0) for b in seen["stem"]])
+    torch.testing.assert_close(stem.running_var, batch_vars.mean(0))
+    assert float(block.running_var.mean()) < 0.9 * float(var_with_dropout.mean())
+    assert all(torch.equal(a, b) for a, b in zip(weights, model.parameters(), strict=True))
+    assert stem.momentum == block.momentum == 0.1 and not any(m.training for m in model.modules())
+
+
 def _steps(model: Lifter, n: int, lr: float = 0.05) -> list[float]:
     torch.manual_seed(1)
     x = torch.randn(64, 34)
@@ -155,9 +224,9 @@ def test_train_writes_checkpoint_and_history_and_lowers_the_loss(tmp_path: Path)
 def test_interrupted_training_resumes_to_the_same_model(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    data, cfg = _dataset(), _train_cfg(epochs=3)
+    data, cfg = _dataset(), _train_cfg(epochs=3, bn_recalibration_batches=2)
     full = tl.train_lifter(data, None, cfg, tmp_path / "full", seed=0)
-    real_epoch = tl._train_epoch
+    real_epoch = tl.train_epoch
     calls = {"n": 0}
 
     def crash_in_epoch_2(*args: object, **kwargs: object) -> object:
@@ -166,10 +235,10 @@ def test_interrupted_training_resumes_to_the_same_model(
             raise KeyboardInterrupt
         return real_epoch(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(tl, "_train_epoch", crash_in_epoch_2)
+    monkeypatch.setattr(tl, "train_epoch", crash_in_epoch_2)
     with pytest.raises(KeyboardInterrupt):
         tl.train_lifter(data, None, cfg, tmp_path / "cut", seed=0)
-    monkeypatch.setattr(tl, "_train_epoch", real_epoch)
+    monkeypatch.setattr(tl, "train_epoch", real_epoch)
     resumed = tl.train_lifter(data, None, cfg, tmp_path / "cut", seed=0)
     assert resumed.epochs_run == 2
     a = li.load_lifter(full.checkpoint).model.state_dict()
@@ -271,10 +340,10 @@ def test_augmented_epochs_replace_a_share_of_rows_reproducibly(tmp_path: Path) -
     # the camera of `_dataset`: pinhole, f 1000 px, centre (500, 500), root 5 m ahead, y down, 1.5 m up
     view = [0.0, 0.0, 5000.0, 0.0, -1.0, 0.0, 1000.0, 1000.0, 500.0, 500.0, 0, 0, 0, 0, 0, 1500]
     data = dataclasses.replace(data, geometry=np.tile(view, (len(data), 1)))
-    base = tl._training_set(data, cfg)
-    x0, y0 = tl._epoch_arrays(base, cfg, seed=0, epoch=0)
-    again, _ = tl._epoch_arrays(base, cfg, seed=0, epoch=0)
-    x1, _ = tl._epoch_arrays(base, cfg, seed=0, epoch=1)
+    base = le.training_set(data, cfg)
+    x0, y0 = le.epoch_arrays(base, cfg, seed=0, epoch=0)
+    again, _ = le.epoch_arrays(base, cfg, seed=0, epoch=0)
+    x1, _ = le.epoch_arrays(base, cfg, seed=0, epoch=1)
     torch.testing.assert_close(x0, again)
     changed = (x0 != base.x).any(dim=1)
     assert 0.35 < float(changed.float().mean()) < 0.65
