@@ -2,27 +2,39 @@
 
 Parsed once at each entry point. Unknown keys, missing keys and wrong types fail at once with
 the dotted key's name. Overrides use the spelling of ``dvc exp run -S``: ``section.key=value``
-(the value is parsed as YAML).
+(the value is parsed as YAML). This module declares the sections; the generic machinery
+(`from_dict`, `to_dict`, `apply_overrides`, `load_raw`) lives in pose3d.config_io and is
+re-exported here.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
 
-import yaml
+from pose3d.config_io import ConfigError, apply_overrides, from_dict, load_raw, to_dict
 
-T = TypeVar("T")
-
-
-class ConfigError(ValueError):
-    """A params file or override that does not match the declared configuration."""
-
+__all__ = [  # the sections, and the machinery of pose3d.config_io re-exported
+    "AblationConfig",
+    "AugmentConfig",
+    "CameraSpec",
+    "ConfigError",
+    "EvaluateConfig",
+    "ExtractConfig",
+    "GenerateConfig",
+    "ImportKeypointsConfig",
+    "LifterConfig",
+    "LiftingConfig",
+    "Params",
+    "PathsConfig",
+    "TrainLifterConfig",
+    "apply_overrides",
+    "from_dict",
+    "load_params",
+    "load_raw",
+    "to_dict",
+]
 
 # --------------------------------------------------------------------------------------------
 # Sections. Each stage reads its own section; `paths` and `seed` are shared.
@@ -239,127 +251,6 @@ class Params:
     ablation: AblationConfig
 
 
-# --------------------------------------------------------------------------------------------
-# Machinery
-
-
-def _type_name(tp: Any) -> str:
-    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
-
-
-def _coerce(value: Any, tp: Any, key: str) -> Any:
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if tp is Any:
-        return value
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _coerce(value, arg, key)
-            except ConfigError as err:
-                errors.append(str(err))
-        raise ConfigError(f"{key}: {value!r} matches none of {_type_name(tp)}")
-    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
-        return from_dict(tp, value, key)
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{key}: expected true/false, got {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key}: expected an integer, got {value!r}")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{key}: expected a number, got {value!r}")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{key}: expected a string, got {value!r}")
-        return value
-    if origin in (tuple, list, Sequence) or tp in (tuple, list):
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{key}: expected a list, got {value!r}")
-        if origin is tuple and args and args[-1] is not Ellipsis:
-            if len(value) != len(args):
-                raise ConfigError(f"{key}: expected {len(args)} items, got {len(value)}")
-            return tuple(
-                _coerce(v, a, f"{key}[{i}]")
-                for i, (v, a) in enumerate(zip(value, args, strict=True))
-            )
-        item_tp = args[0] if args else Any
-        return tuple(_coerce(v, item_tp, f"{key}[{i}]") for i, v in enumerate(value))
-    if origin in (dict, Mapping) or tp in (dict, Mapping):
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
-        ktp, vtp = args if args else (Any, Any)
-        return types.MappingProxyType(
-            {_coerce(k, ktp, key): _coerce(v, vtp, f"{key}.{k}") for k, v in value.items()}
-        )
-    raise ConfigError(f"{key}: unsupported type {_type_name(tp)}")  # pragma: no cover
-
-
-def from_dict(cls: type[T], data: Any, key: str = "") -> T:
-    """Build dataclass `cls` from a mapping, rejecting unknown, missing and mistyped keys."""
-    where = key or "params"
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{where}: expected a mapping, got {data!r}")
-    assert dataclasses.is_dataclass(cls)
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        names = ", ".join(f"{key + '.' if key else ''}{u}" for u in unknown)
-        raise ConfigError(f"unknown key(s) {names}; expected one of {sorted(fields)}")
-    kwargs = {}
-    for name, field in fields.items():
-        dotted = f"{key}.{name}" if key else name
-        if name not in data:
-            if field.default is not dataclasses.MISSING:
-                continue
-            if field.default_factory is not dataclasses.MISSING:
-                continue
-            raise ConfigError(f"missing key {dotted}")
-        kwargs[name] = _coerce(data[name], hints[name], dotted)
-    return cls(**kwargs)
-
-
-def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
-    """Apply ``section.key=value`` overrides (values parsed as YAML) to a raw params dict."""
-    for item in overrides:
-        if "=" not in item:
-            raise ConfigError(f"override {item!r}: expected section.key=value")
-        dotted, text = item.split("=", 1)
-        parts = dotted.strip().split(".")
-        node: Any = raw
-        for i, part in enumerate(parts[:-1]):
-            if not isinstance(node, dict) or part not in node:
-                raise ConfigError(f"override {dotted}: unknown key {'.'.join(parts[: i + 1])}")
-            node = node[part]
-        if not isinstance(node, dict) or parts[-1] not in node:
-            raise ConfigError(f"override {dotted}: unknown key {dotted}")
-        node[parts[-1]] = yaml.safe_load(text)
-    return raw
-
-
-def load_raw(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: params file not found")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({err})") from err
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
-    return raw
-
-
 def load_params(path: str | Path = "params.yaml", overrides: Sequence[str] = ()) -> Params:
     """Parse a params file (plus overrides) into `Params`; errors name the file and the key."""
     raw = apply_overrides(load_raw(path), overrides)
@@ -367,14 +258,3 @@ def load_params(path: str | Path = "params.yaml", overrides: Sequence[str] = ())
         return from_dict(Params, raw)
     except ConfigError as err:
         raise ConfigError(f"{path}: {err}") from err
-
-
-def to_dict(obj: Any) -> Any:
-    """Frozen config -> plain JSON-able data (for checkpoints and artifact metadata)."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, Mapping):
-        return {k: to_dict(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_dict(v) for v in obj]
-    return obj
