@@ -48,6 +48,9 @@ def h36m_cameras(root: Path, cfg: ExtractConfig) -> dict[tuple[str, str], Camera
 
 @dataclass
 class ViewContext:
+    """What the views of one extraction share: the params, the image folders, the bad-input
+    handler and the pool that decodes videos."""
+
     cfg: ExtractConfig
     images_tmp: Path  # JPEGs are written here (a temporary folder) ...
     images_final: Path  # ... and stored as paths under this one, its final name
@@ -55,6 +58,7 @@ class ViewContext:
     pool: ThreadPoolExecutor  # decodes videos while the main thread reads poses
 
 
+# (stored image path per kept frame, None where not decoded; or None for no images), (width, height)
 ImagesResult = tuple[list[str | None] | None, tuple[int, int]]
 
 
