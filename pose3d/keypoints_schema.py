@@ -1,7 +1,8 @@
 """The keypoint cache's Parquet schema and the rules every keypoint table obeys.
 
 The columns, their meaning and the rules are documented in pose3d.keypoints (the cache's
-public module, which re-exports these names); here they are declared and checked:
+public module, which imports the schema and the check from here); here they are declared and
+checked:
 `validate_keypoints` raises ValueError naming the file (`where`), the column and the first bad
 row.
 """
