@@ -7,13 +7,9 @@ BIN := $(CURDIR)/$(VENV)/bin
 PY := $(BIN)/python
 
 export PATH := $(BIN):$(PATH)
-export PREFECT_HOME := $(CURDIR)/.prefect
-export PREFECT_SERVER_ANALYTICS_ENABLED := false
-export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
-export DVC_NO_ANALYTICS := 1
-export DO_NOT_TRACK := 1
+# Prefect's settings are in prefect.toml, DVC's in .dvc/config.
 
-.PHONY: install run test test-slow lint typecheck bench ui serve clean
+.PHONY: install run test test-slow lint typecheck contracts bench ui serve clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,7 +30,10 @@ lint: install
 typecheck: install
 	mypy
 
-test: lint typecheck  ## ruff, mypy and the test suite (slow tests excluded)
+contracts: install  ## import-linter: the layers of the house (pyproject.toml)
+	lint-imports
+
+test: lint typecheck contracts  ## ruff, mypy, import contracts and the tests (slow ones excluded)
 	pytest -q
 
 test-slow: install  ## the long checks (marker `slow`)

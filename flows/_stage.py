@@ -1,4 +1,10 @@
-"""What every stage entry point shares: ``--params PATH`` and ``--set section.key=value``."""
+"""What every stage entry point shares: ``--params PATH``, ``--set section.key=value``, a
+``--help`` that says what the stage reads and writes, and params checked before anything slow.
+
+Each flow module calls `preflight_when_main` first thing, before it imports Prefect, torch or
+the tasks: ``python -m flows.<stage> --help`` and a bad params file or ``--set`` answer in a
+fraction of a second, with one line naming the key, the value and where it came from.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +12,33 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-from pose3d.config import ConfigError
+from pose3d.config import ConfigError, Params, load_params
 
 
-def parse_stage_args(stage: str, argv: Sequence[str] | None = None) -> argparse.Namespace:
+@dataclass(frozen=True)
+class StageSpec:
+    """One DVC stage as its users see it (``--help``)."""
+
+    name: str
+    summary: str  # one sentence: what the stage does
+    reads: str  # inputs: artifacts and files
+    writes: str  # outputs under its ``paths.<name>`` folder
+    sections: tuple[str, ...]  # params sections (or keys) it reads
+
+
+def _parser(spec: StageSpec) -> argparse.ArgumentParser:
+    epilog = (
+        f"reads:    {spec.reads}\nwrites:   {spec.writes}\n"
+        f"params:   {', '.join(spec.sections)} (params.yaml)\n\n"
+        f"Under DVC: dvc repro {spec.name}"
+    )
     parser = argparse.ArgumentParser(
-        prog=f"python -m flows.{stage}", description=f"Run the `{stage}` stage as a Prefect flow."
+        prog=f"python -m flows.{spec.name}",
+        description=f"The `{spec.name}` stage as a Prefect flow: {spec.summary}",
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--params", default="params.yaml", help="params file (default: %(default)s)"
@@ -25,16 +51,37 @@ def parse_stage_args(stage: str, argv: Sequence[str] | None = None) -> argparse.
         metavar="SECTION.KEY=VALUE",
         help="override one param, as in `dvc exp run -S` (repeatable)",
     )
-    return parser.parse_args(argv)
+    return parser
 
 
-def run_stage(stage: str, flow_fn: Callable[..., object], argv: Sequence[str] | None = None) -> int:
-    """Parse the command line and run `flow_fn(params_path, overrides)`; exit 2 on bad params."""
-    args = parse_stage_args(stage, argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+def parse_stage_args(spec: StageSpec, argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line; exits 0 after ``--help`` and 2 with one line on bad params."""
+    args = _parser(spec).parse_args(argv)
     try:
-        flow_fn(params_path=args.params, overrides=list(args.overrides))
+        args.params_obj = load_params(args.params, list(args.overrides))
     except ConfigError as err:
-        print(f"{stage}: bad params: {err}", file=sys.stderr)
-        return 2
+        print(f"{spec.name}: bad params: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+    return args
+
+
+def preflight_when_main(spec: StageSpec, module_name: str) -> None:
+    """Run as ``python -m flows.<stage>``: answer ``--help`` and reject bad params now, before
+    the module goes on to import Prefect and torch. Imported as a module: nothing."""
+    if module_name == "__main__":
+        parse_stage_args(spec, sys.argv[1:])
+
+
+def run_stage(
+    spec: StageSpec, flow_fn: Callable[..., object], argv: Sequence[str] | None = None
+) -> int:
+    """Parse the command line and run `flow_fn(params_path, overrides)`."""
+    args = parse_stage_args(spec, argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    flow_fn(params_path=args.params, overrides=list(args.overrides))
     return 0
+
+
+def load_stage_params(params_path: str, overrides: list[str] | None) -> Params:
+    """Inside a flow run (from a shell, DVC or the UI): the params, parsed and checked."""
+    return load_params(params_path, overrides or [])

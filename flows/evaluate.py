@@ -1,11 +1,18 @@
-"""`evaluate` stage: score the trained lifter on ``lifting.test``.
-``python -m flows.evaluate [--params P] [--set k=v ...]``.
-
-Writes ``${paths.evaluate}/metrics.json`` (for ``dvc metrics show``), ``per_action.csv``,
-``per_joint.csv``, ``per_joint.png`` and ``examples.png``.
-"""
+"""The `evaluate` stage: ``python -m flows.evaluate [--params P] [--set k=v]``."""
 
 from __future__ import annotations
+
+from flows._stage import StageSpec, preflight_when_main
+
+SPEC = StageSpec(
+    name="evaluate",
+    summary="score the trained lifter on the lifting test rows (MPJPE P1, P2, challenge metric).",
+    reads="paths.lifting/test.parquet, paths.train_lifter/checkpoint.pt",
+    writes="paths.evaluate: metrics.json (dvc metrics), per_action.csv, per_joint.csv, "
+    "per_joint.png, examples.png",
+    sections=("device", "paths.lifting", "paths.train_lifter", "paths.evaluate", "evaluate"),
+)
+preflight_when_main(SPEC, __name__)
 
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,31 +20,28 @@ from typing import Any
 
 from prefect import flow
 
-from flows._stage import run_stage
-from pose3d.config import load_params
+from flows._stage import load_stage_params, run_stage
+from tasks.engine import select_device
 from tasks.evaluate import evaluate_lifter_task
-from tasks.lifter import CHECKPOINT
-from tasks.lifting_data import load_lifting_task
+from tasks.lifting_rows import load_part_task
+from tasks.train_lifter import CHECKPOINT
 
 
 @flow(name="evaluate")
 def evaluate_flow(
     params_path: str = "params.yaml", overrides: list[str] | None = None
 ) -> dict[str, Any]:
-    params = load_params(params_path, overrides or [])
-    test = load_lifting_task(params, "test")
-    checkpoint = Path(params.paths.train_lifter) / CHECKPOINT
-    return evaluate_lifter_task(
-        checkpoint,
-        test,
-        params.paths.evaluate,
-        params.train_lifter.flip_test,
-        params.evaluate.examples,
-    )
+    params = load_stage_params(params_path, overrides)
+    test = load_part_task(params.paths.lifting, "test")
+    metrics: dict[str, Any] = evaluate_lifter_task(
+        Path(params.paths.train_lifter) / CHECKPOINT, test, params.paths.evaluate,
+        params.evaluate.examples, select_device(params.device),
+    )  # fmt: skip
+    return metrics
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run_stage("evaluate", evaluate_flow, argv)
+    return run_stage(SPEC, evaluate_flow, argv)
 
 
 if __name__ == "__main__":

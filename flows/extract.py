@@ -1,25 +1,30 @@
-"""The `extract` stage as a Prefect flow: ``python -m flows.extract [--params P] [--set k=v]``.
+"""The `extract` stage: ``python -m flows.extract [--params P] [--set k=v]``. Example on the
+real data beside the project (the real-data params file does this for a whole run):
 
-Reads ``paths.h36m_root``, ``paths.challenge_root``, ``paths.extract`` and the ``extract``
-section of the params file; writes ``h36m.parquet`` (+ ``h36m_images/``), ``challenge.parquet``
-and a ``<dataset>_summary.json`` for each under ``paths.extract``. Example on the real data:
-
-    python -m flows.extract --set paths.h36m_root=../shared/data/h36m \\
-        --set extract.h36m_subjects=[S1,S5,S6,S7,S8] --set extract.frame_stride=1 \\
-        --set paths.challenge_root=../shared/data/challenge_sample \\
-        --set extract.challenge_splits=[Val]
+    python -m flows.extract --params params/h36m.yaml
 """
 
 from __future__ import annotations
 
+from flows._stage import StageSpec, preflight_when_main
+
+SPEC = StageSpec(
+    name="extract",
+    summary="read the Human3.6M and challenge trees into frames tables.",
+    reads="paths.h36m_root (cameras.h5, S*/MyPoses or MyPoseFeatures, S*/Videos), "
+    "paths.challenge_root (Train|Val/IMG+POSE, Test/IMG)",
+    writes="paths.extract: h36m.parquet, h36m_images/, h36m_cameras.h5, challenge.parquet, "
+    "<dataset>_summary.json",
+    sections=("paths.h36m_root", "paths.challenge_root", "paths.extract", "extract"),
+)
+preflight_when_main(SPEC, __name__)
+
 from collections.abc import Sequence
-from pathlib import Path
 
 from prefect import flow
 
-from flows._stage import run_stage
-from pose3d.config import load_params
-from tasks.extract import ExtractSummary, extract_challenge_task, extract_h36m_task
+from flows._stage import load_stage_params, run_stage
+from tasks.extract import ExtractSummary, extract_task
 
 
 @flow(name="extract")
@@ -27,17 +32,14 @@ def extract_flow(
     params_path: str = "params.yaml", overrides: list[str] | None = None
 ) -> dict[str, ExtractSummary]:
     """Read the Human3.6M and challenge trees into frames tables under ``paths.extract``."""
-    params = load_params(params_path, overrides or [])
-    out_dir = Path(params.paths.extract)
-    h36m: ExtractSummary = extract_h36m_task(params.paths.h36m_root, params.extract, out_dir)
-    chal: ExtractSummary = extract_challenge_task(
-        params.paths.challenge_root, params.extract, out_dir
-    )
-    return {"h36m": h36m, "challenge": chal}
+    params = load_stage_params(params_path, overrides)
+    roots = (params.paths.h36m_root, params.paths.challenge_root)
+    summaries: dict[str, ExtractSummary] = extract_task(params.extract, roots, params.paths.extract)
+    return summaries
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run_stage("extract", extract_flow, argv)
+    return run_stage(SPEC, extract_flow, argv)
 
 
 if __name__ == "__main__":

@@ -1,18 +1,61 @@
-"""The whole pipeline as one Prefect flow: ``python -m flows.pipeline [STAGE ...] [--force]``.
+"""The whole pipeline as one Prefect flow.
 
-It runs ``dvc repro`` (each DVC stage is itself a Prefect flow run), so DVC decides what is
-stale and versions every artifact whether a run starts from a shell, from ``make run`` or from
-the Prefect UI (see ``flows/serve.py``).
+- ``python -m flows.pipeline [STAGE ...] [--force]`` runs ``dvc repro`` (each DVC stage is itself
+  a Prefect flow run), so DVC decides what is stale and versions every artifact, whether a run
+  starts from a shell, from ``make run`` or from the Prefect UI (``flows/serve.py``).
+- ``python -m flows.pipeline --params FILE [--set k=v ...] [STAGE ...]`` runs the stage flows
+  themselves, in the DAG's order, on another params file (default stages: extract,
+  import_keypoints, lifting, train_lifter, evaluate): real Human3.6M with ``params/h36m.yaml``,
+  without DVC and without the synthetic world.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
-from prefect import flow
+ORDER = ("generate", "extract", "import_keypoints", "lifting", "train_lifter", "evaluate",
+         "ablation")  # fmt: skip
+DIRECT = ("extract", "import_keypoints", "lifting", "train_lifter", "evaluate")
 
-from tasks.repro import dvc_repro_task
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m flows.pipeline",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("targets", nargs="*", help=f"stages, of {', '.join(ORDER)}")
+    parser.add_argument("--force", action="store_true", help="dvc repro --force")
+    parser.add_argument("--params", default=None, help="run the flows on this params file")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="SECTION.KEY=VALUE", help="with --params: override one param")  # fmt: skip
+    args = parser.parse_args(argv)
+    unknown = [t for t in args.targets if t not in ORDER]
+    if unknown:
+        parser.error(f"unknown stage(s) {unknown}; expected any of {list(ORDER)}")
+    if args.overrides and args.params is None:
+        parser.error("--set needs --params (under DVC, use `dvc exp run -S`)")
+    if args.params is not None:
+        from flows._stage import ConfigError, load_params
+
+        try:
+            load_params(args.params, args.overrides)
+        except ConfigError as err:
+            print(f"pipeline: bad params: {err}", file=sys.stderr)
+            raise SystemExit(2) from None
+    return args
+
+
+if __name__ == "__main__":
+    _ARGS = _parse(sys.argv[1:])  # --help and bad params answer before Prefect loads
+
+import importlib  # noqa: E402
+
+from prefect import flow  # noqa: E402
+
+from tasks.repro import dvc_repro_task  # noqa: E402
 
 
 @flow(name="pipeline")
@@ -21,12 +64,24 @@ def pipeline_flow(targets: list[str] | None = None, force: bool = False) -> list
     return dvc_repro_task(targets or [], force)
 
 
+@flow(name="stages")
+def stages_flow(
+    params_path: str, overrides: list[str] | None = None, stages: list[str] | None = None
+) -> list[str]:
+    """Run the given stage flows (as subflows) in the DAG's order on `params_path`."""
+    wanted = [s for s in ORDER if s in (stages or DIRECT)]
+    for stage in wanted:
+        module = importlib.import_module(f"flows.{stage}")
+        getattr(module, f"{stage}_flow")(params_path=params_path, overrides=overrides or [])
+    return wanted
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m flows.pipeline", description=__doc__)
-    parser.add_argument("targets", nargs="*", help="stages to bring up to date (default: all)")
-    parser.add_argument("--force", action="store_true", help="rerun even if nothing changed")
-    args = parser.parse_args(argv)
-    pipeline_flow(targets=args.targets, force=args.force)
+    args = _parse(argv)
+    if args.params is None:
+        pipeline_flow(targets=args.targets, force=args.force)
+    else:
+        stages_flow(params_path=args.params, overrides=args.overrides, stages=args.targets or None)
     return 0
 
 

@@ -40,8 +40,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from pose3d.config import LifterConfig
-from pose3d.floor import FLOOR_JOINTS
-from pose3d.normalization import resolve_input_joints
+from pose3d.lifting.floor import FLOOR_JOINTS
+from pose3d.lifting.normalization import resolve_input_joints
 
 MAX_NORM_MODES = ("forward", "post_step")
 MATMUL_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
@@ -78,7 +78,9 @@ class _ClippedLinear(torch.autograd.Function):
     Same values and gradients as autograd on ``F.linear(x, W * s, b)``, but the backward folds the
     norm's gradient into the weight gradient: with ``Z = x W^T`` and ``G = dL/dy``,
     ``dL/dW = s G^T x - (s / ||W||^2) <G, Z> W`` when clipped (``s < 1``), else ``G^T x``.
-    The three products run in `dtype`, their results and the rest in the weight's dtype.
+    The three products run in `dtype`, their results and the rest in the weight's dtype. The
+    scale stays a tensor, so a GPU is never synchronised with the host here; on the CPU, where
+    reading a scalar costs nothing, the backward skips the norm's term when nothing is clipped.
     """
 
     @staticmethod
@@ -86,27 +88,32 @@ class _ClippedLinear(torch.autograd.Function):
         ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, c: float,
         dtype: torch.dtype,
     ) -> torch.Tensor:  # fmt: skip
-        norm = float(torch.linalg.vector_norm(weight))
-        scale = min(1.0, c / norm) if norm > 0 else 1.0
+        norm = torch.linalg.vector_norm(weight)
+        scale = torch.clamp(c / norm.double(), max=1.0)  # in float64, as the host would; 1 for 0
         x_lp, w_lp = x.to(dtype), weight.to(dtype)
         z = (x_lp @ w_lp.t()).to(weight.dtype)
-        ctx.save_for_backward(x_lp, w_lp, weight, z)
-        ctx.scale, ctx.norm = scale, norm
-        return torch.addcmul(bias, z, torch.tensor(scale, dtype=z.dtype))
+        ctx.save_for_backward(x_lp, w_lp, weight, z, norm, scale)
+        return torch.addcmul(bias, z, scale.to(z.dtype))
 
     @staticmethod
     def backward(
         ctx: Any, *grads: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, None, None]:
         (g,) = grads
-        x_lp, w_lp, weight, z = ctx.saved_tensors
-        scale, norm = ctx.scale, ctx.norm
-        gs = (g * scale).to(w_lp.dtype)
+        x_lp, w_lp, weight, z, norm, scale = ctx.saved_tensors
+        gs = (g * scale.to(g.dtype)).to(w_lp.dtype)
         grad_x = (gs @ w_lp).to(weight.dtype)
         grad_w = (gs.t() @ x_lp).to(weight.dtype)
-        if scale < 1.0:
-            beta = -float(torch.dot(g.reshape(-1), z.reshape(-1))) * scale / norm**2
-            grad_w.add_(weight, alpha=beta)
+        if weight.device.type == "cpu":
+            if float(scale) < 1.0:
+                dot = float(torch.dot(g.reshape(-1), z.reshape(-1)))
+                beta = -dot * float(scale) / float(norm) ** 2
+                grad_w.add_(weight, alpha=beta)
+        else:  # no host synchronisation: the norm's term times 0 where nothing is clipped
+            beta = (
+                -torch.dot(g.reshape(-1), z.reshape(-1)) * scale / norm.double() ** 2 * (scale < 1)
+            )
+            grad_w.add_(weight * beta.to(weight.dtype))
         return grad_x, grad_w, g.sum(0), None, None
 
 

@@ -20,6 +20,9 @@ __all__ = [  # the sections, and the machinery of pose3d.config_io re-exported
     "AugmentConfig",
     "CameraSpec",
     "ConfigError",
+    "DATASETS",
+    "DEVICES",
+    "SOURCES",
     "EvaluateConfig",
     "ExtractConfig",
     "GenerateConfig",
@@ -47,6 +50,7 @@ class PathsConfig:
     generate: str  # output folder of `generate`
     extract: str  # output folder of `extract`
     import_keypoints: str  # output folder of `import_keypoints` (the keypoint cache)
+    lifting: str  # output folder of `lifting` (the lifter's train/test rows)
     train_lifter: str  # output folder of `train_lifter`
     evaluate: str  # output folder of `evaluate`
     ablation: str  # output folder of `ablation`
@@ -118,6 +122,9 @@ class ExtractConfig:
             raise ConfigError(f"extract.jpeg_quality: expected 1..100, got {self.jpeg_quality}")
 
 
+SOURCES = ("gt", "stacked_hourglass", "npz")
+
+
 @dataclass(frozen=True)
 class ImportKeypointsConfig:
     sources: tuple[str, ...]  # any of "gt", "stacked_hourglass", "npz"; one cache file each
@@ -125,6 +132,19 @@ class ImportKeypointsConfig:
     stacked_hourglass_root: str  # tree with S*/StackedHourglass/*.h5 ("" = paths.h36m_root)
     npz_path: str  # VideoPose3D-style positions_2d file (trusted: it is unpickled)
     npz_frame_stride: int  # npz: keep every n-th row, frame = row // n (5: 50 Hz -> 10 Hz)
+
+    def __post_init__(self) -> None:
+        unknown = [s for s in self.sources if s not in SOURCES]
+        if unknown:
+            raise ConfigError(
+                f"import_keypoints.sources: unknown {unknown}; expected any of {SOURCES}"
+            )
+        if len(set(self.sources)) != len(self.sources):
+            raise ConfigError(f"import_keypoints.sources: duplicates in {list(self.sources)}")
+        if "npz" in self.sources and not self.npz_path:
+            raise ConfigError("import_keypoints.npz_path: empty, but sources lists 'npz'")
+        if self.npz_frame_stride < 1:
+            raise ConfigError(f"import_keypoints.npz_frame_stride: {self.npz_frame_stride} < 1")
 
 
 @dataclass(frozen=True)
@@ -212,15 +232,32 @@ class TrainLifterConfig:
             )
 
 
+DATASETS = ("challenge", "h36m")
+DEVICES = ("auto", "cpu", "cuda")
+
+
 @dataclass(frozen=True)
 class LiftingConfig:
-    """The data route of the lifter, shared by train_lifter, evaluate and ablation."""
+    """The `lifting` stage: which frames and which 2D keypoints the lifter trains and is
+    scored on (written to ``paths.lifting``; read by train_lifter, evaluate and ablation)."""
 
     dataset: str  # "challenge" (the paper's route) | "h36m" (the Human3.6M protocol)
-    keypoints: str  # keypoint-cache source of the 2D inputs, e.g. "gt" | "stacked_hourglass"
+    keypoints: str  # path of the keypoint cache giving the 2D inputs (any stage's cache)
     train: tuple[str, ...]  # challenge: splits; h36m: subjects
     test: tuple[str, ...]  # evaluated by `evaluate`; the validation curve of `train_lifter`
     cameras: tuple[str, ...]  # camera ids to use (empty = all)
+
+    def __post_init__(self) -> None:
+        if self.dataset not in DATASETS:
+            raise ConfigError(f"lifting.dataset: expected one of {DATASETS}, got {self.dataset!r}")
+        for part in ("train", "test"):
+            if not getattr(self, part):
+                raise ConfigError(f"lifting.{part}: expected a non-empty list of splits/subjects")
+        if not self.keypoints.endswith(".parquet"):
+            raise ConfigError(
+                f"lifting.keypoints: expected the path of a keypoint cache (.parquet), "
+                f"got {self.keypoints!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -241,6 +278,7 @@ class AblationConfig:
 @dataclass(frozen=True)
 class Params:
     seed: int
+    device: str  # "auto" (cuda when torch sees one, else cpu) | "cpu" | "cuda"
     paths: PathsConfig
     generate: GenerateConfig
     extract: ExtractConfig
@@ -250,11 +288,30 @@ class Params:
     evaluate: EvaluateConfig
     ablation: AblationConfig
 
+    def __post_init__(self) -> None:
+        if self.device not in DEVICES:
+            raise ConfigError(f"device: expected one of {DEVICES}, got {self.device!r}")
+
+
+def _blame(err: ConfigError, path: str | Path, overrides: Sequence[str]) -> str:
+    """Where the offending value came from: the ``--set`` override of its key, else the file."""
+    message = str(err)
+    for item in overrides:
+        dotted = item.split("=", 1)[0].strip()
+        if message.startswith(f"{dotted}:") or message.startswith(f"{dotted}["):
+            return f"--set {item.strip()}: {message}"
+        if message.startswith(f"override {dotted}:"):
+            return f"--set {item.strip()}: {message.split(': ', 1)[1]}"
+    return f"{path}: {message}"
+
 
 def load_params(path: str | Path = "params.yaml", overrides: Sequence[str] = ()) -> Params:
-    """Parse a params file (plus overrides) into `Params`; errors name the file and the key."""
-    raw = apply_overrides(load_raw(path), overrides)
+    """Parse a params file (plus overrides) into `Params`, every key and choice checked.
+
+    Errors name the key, the value, and where it came from (the file or the ``--set``).
+    """
+    raw = load_raw(path)
     try:
-        return from_dict(Params, raw)
+        return from_dict(Params, apply_overrides(raw, overrides))
     except ConfigError as err:
-        raise ConfigError(f"{path}: {err}") from err
+        raise ConfigError(_blame(err, path, overrides)) from err

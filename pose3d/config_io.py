@@ -128,7 +128,19 @@ def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, 
     return raw
 
 
+def _merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
 def load_raw(path: str | Path) -> dict[str, Any]:
+    """A params file as a mapping. A file with ``extends: OTHER`` (relative to the file) is
+    OTHER with this file's keys merged on top, section by section."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: params file not found")
@@ -138,6 +150,11 @@ def load_raw(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid YAML ({err})") from err
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
+    if "extends" in raw:
+        base = raw.pop("extends")
+        if not isinstance(base, str):
+            raise ConfigError(f"{path}: extends: expected the path of a params file")
+        raw = _merge(load_raw(path.parent / base), raw)
     return raw
 
 

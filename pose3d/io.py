@@ -59,6 +59,27 @@ def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
         raise
 
 
+@contextmanager
+def staged_files(out_dir: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary folder beside `out_dir` to write a stage's output files in; when the
+    block succeeds each entry is renamed into `out_dir` (replacing the old one), when it fails
+    the folder is removed. A failed run leaves the previous outputs, never a mix of old and new.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".staged.", dir=out_dir.parent))
+    os.chmod(tmp, 0o777 & ~_UMASK)
+    try:
+        yield tmp
+        for entry in sorted(tmp.iterdir()):
+            target = out_dir / entry.name
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            os.replace(entry, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)

@@ -1,5 +1,10 @@
-"""The paper's ablation: Table 1 (max-norm x batch norm x residual) and Fig. 2 (MPJPE against
-the number of residual blocks and their width), each configuration trained and scored alike."""
+"""The `ablation` stage: the paper's Table 1 (max-norm x batch norm x residual) and Fig. 2 (MPJPE
+against the number of residual blocks and their width), each configuration trained with
+train_lifter's recipe for ``ablation.epochs`` epochs on the `lifting` rows and scored alike.
+
+Writes ``table1.md``, ``capacity.csv`` (Fig. 2's numbers, for ``dvc plots``), ``capacity.png``,
+``results.json`` (every run's numbers), a small ``metrics.json`` for ``dvc metrics show`` and one
+resumable run folder per configuration under ``runs/``."""
 
 from __future__ import annotations
 
@@ -9,14 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from pose3d.config import AblationConfig, LifterConfig, TrainLifterConfig
-from pose3d.io import write_json_atomic, write_text_atomic
-from pose3d.lifting import LiftingDataset
+from pose3d.io import staged_files, write_json_atomic, write_text_atomic
+from pose3d.lifting.dataset import LiftingDataset
 from pose3d.plots import capacity_figure, save_figure
 from tasks._prefect import logger, stage_task
 from tasks.evaluate import score
-from tasks.lifter import train_lifter
-from tasks.lifter_inference import load_lifter, predict_dataset
+from tasks.train_lifter import train_lifter
+from tasks.trained_lifter import load_lifter, predict_dataset
 
 
 @dataclass(frozen=True)
@@ -59,13 +66,14 @@ def run_variant(
     train_cfg: TrainLifterConfig,
     out_dir: Path,
     seed: int,
+    device: torch.device | None = None,
 ) -> dict[str, float]:
     """Train one configuration (resuming its checkpoint) and score it on the test rows."""
     train, test = data
     cfg = dataclasses.replace(train_cfg, model=variant.model)
-    result = train_lifter(train, None, cfg, out_dir / variant.name, seed)
-    lifter = load_lifter(result.checkpoint, test.num_joints)
-    pred = predict_dataset(lifter, test, cfg.flip_test)
+    result = train_lifter(train, None, cfg, out_dir / variant.name, seed, device)
+    lifter = load_lifter(result.checkpoint, test.num_joints, device)
+    pred = predict_dataset(lifter, test)
     metrics = score(pred, test).metrics
     logger().info("ablation %s: P1 %.1f mm", variant.name, metrics["mpjpe_p1_mm"])
     return {"mpjpe_p1_mm": metrics["mpjpe_p1_mm"], "mpjpe_p2_mm": metrics["mpjpe_p2_mm"],
@@ -97,29 +105,50 @@ def run_ablation(
     cfg: AblationConfig,
     out_dir: str | Path,
     seed: int,
+    device: torch.device | None = None,
 ) -> dict[str, Any]:
-    """Train and score every variant; write table1.md, capacity.csv/.png and results.json."""
+    """Train and score every variant; write the tables, the figure and the metrics."""
     out_dir = Path(out_dir)
     base_cfg = dataclasses.replace(train_cfg, epochs=cfg.epochs)
-    results: dict[str, Any] = {"table1": {}, "capacity": {}}
+    runs = out_dir / "runs"
     table = [
-        (v, run_variant(v, (train, test), base_cfg, out_dir / "runs", seed))
+        (v, run_variant(v, (train, test), base_cfg, runs, seed, device))
         for v in table1_variants(train_cfg.model)
     ]
-    results["table1"] = {v.name: m for v, m in table}
-    write_text_atomic(out_dir / "table1.md", table1_markdown(table))
     capacity: dict[tuple[int, int], float] = {}
+    results: dict[str, Any] = {"table1": {v.name: m for v, m in table}, "capacity": {}}
     for v in capacity_variants(train_cfg.model, cfg.blocks, cfg.widths):
-        m = run_variant(v, (train, test), base_cfg, out_dir / "runs", seed)
+        m = run_variant(v, (train, test), base_cfg, runs, seed, device)
         capacity[(v.model.num_blocks, v.model.width)] = m["mpjpe_p1_mm"]
         results["capacity"][v.name] = m
     lines = ["blocks,width,mpjpe_p1_mm"] + [
         f"{b},{w},{e:.2f}" for (b, w), e in sorted(capacity.items())
     ]
-    write_text_atomic(out_dir / "capacity.csv", "\n".join(lines) + "\n")
-    save_figure(capacity_figure(capacity), out_dir / "capacity.png")
-    write_json_atomic(out_dir / "results.json", results)
+    with staged_files(out_dir) as tmp:
+        write_text_atomic(tmp / "table1.md", table1_markdown(table))
+        write_text_atomic(tmp / "capacity.csv", "\n".join(lines) + "\n")
+        save_figure(capacity_figure(capacity), tmp / "capacity.png")
+        write_json_atomic(tmp / "results.json", results)
+        write_json_atomic(tmp / "metrics.json", ablation_metrics(table, capacity))
     return results
+
+
+def ablation_metrics(
+    table: list[tuple[Variant, dict[str, float]]], capacity: dict[tuple[int, int], float]
+) -> dict[str, float]:
+    """The few numbers `dvc metrics show` prints for the ablation (the rest: results.json)."""
+    p1 = {
+        (v.model.max_norm, v.model.batch_norm, v.model.residual, v.model.max_norm_mode): m[
+            "mpjpe_p1_mm"
+        ]
+        for v, m in table
+    }
+    full = [e for (mn, bn, res, _), e in p1.items() if mn and bn and res]
+    return {
+        "table1_all_three_p1_mm": round(min(full), 2),
+        "table1_none_p1_mm": round(p1[(False, False, False, table[0][0].model.max_norm_mode)], 2),
+        "fig2_best_p1_mm": round(min(capacity.values()), 2) if capacity else float("nan"),
+    }
 
 
 run_ablation_task = stage_task(run_ablation)

@@ -1,5 +1,9 @@
-"""Evaluate a trained lifter: MPJPE Protocols 1 and 2 (per action, then over actions), per joint,
-the challenge metric, tables and figures."""
+"""The `evaluate` stage: score the trained lifter on the `lifting` stage's test rows.
+
+MPJPE Protocols 1 and 2 (per action, then over actions), per joint, the challenge metric, tables
+and figures. What training decided (flip test, normalisation, input joints) comes from the
+checkpoint. The outputs are written aside and moved in together, so a failed run leaves the
+previous ones."""
 
 from __future__ import annotations
 
@@ -10,14 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
-from pose3d.io import write_json_atomic, write_text_atomic
-from pose3d.lifting import LiftingDataset, action_base
+from pose3d.io import staged_files, write_json_atomic, write_text_atomic
+from pose3d.lifting.dataset import LiftingDataset, action_base
 from pose3d.metrics import challenge_mpjpe, mpjpe, mpjpe_per_action, mpjpe_per_joint
 from pose3d.plots import examples_figure, per_joint_figure, save_figure
 from pose3d.skeleton import H36M17_JOINTS
 from tasks._prefect import logger, stage_task
-from tasks.lifter_inference import load_lifter, predict_dataset
+from tasks.trained_lifter import load_lifter, predict_dataset
 
 UNKNOWN_ACTION = "(unknown)"
 
@@ -74,20 +79,21 @@ def evaluate_lifter(
     checkpoint: str | Path,
     data: LiftingDataset,
     out_dir: str | Path,
-    flip_test: bool = False,
     examples: int = 4,
+    device: torch.device | None = None,
 ) -> dict[str, Any]:
-    """Predict `data` with the checkpoint's lifter, score it and write tables and figures."""
-    out_dir = Path(out_dir)
-    lifter = load_lifter(checkpoint, data.num_joints)
-    pred = predict_dataset(lifter, data, flip_test)
+    """Predict `data` with the checkpoint's lifter (its own flip test), score it and write
+    tables and figures to `out_dir`."""
+    lifter = load_lifter(checkpoint, data.num_joints, device)
+    pred = predict_dataset(lifter, data)
     ev = score(pred, data)
-    write_evaluation(ev, out_dir)
-    if examples:
-        pick = np.linspace(0, len(data) - 1, num=min(examples, len(data))).astype(int)
-        titles = [f"{data.subject[i]} {data.action[i]} cam {data.camera[i]}" for i in pick]
-        fig = examples_figure(data.kp2d_px[pick], data.pose3d_cam_mm[pick], pred[pick], titles)
-        save_figure(fig, out_dir / "examples.png")
+    with staged_files(out_dir) as tmp:
+        write_evaluation(ev, tmp)
+        if examples:
+            pick = np.linspace(0, len(data) - 1, num=min(examples, len(data))).astype(int)
+            titles = [f"{data.subject[i]} {data.action[i]} cam {data.camera[i]}" for i in pick]
+            fig = examples_figure(data.kp2d_px[pick], data.pose3d_cam_mm[pick], pred[pick], titles)
+            save_figure(fig, tmp / "examples.png")
     logger().info("evaluate: %s", ev.metrics)
     return ev.metrics
 

@@ -6,6 +6,8 @@ Outputs in `out_dir` (``paths.extract``):
   with distortion, boxes around the 2D. ``h36m_images/<subject>/<Action>.<camera>/<frame>.jpg``
   where the subject has a Videos folder and ``decode_frames`` is on, else null image paths.
 - ``challenge.parquet``: one row per challenge image, referenced in place (not copied).
+- ``h36m_cameras.h5``: the cameras of the extracted Human3.6M subjects (the lifter's view
+  geometry; no stage after this one reads the input roots). The challenge gives no cameras.
 - ``h36m_summary.json``, ``challenge_summary.json``: rows, images and the skipped bad inputs.
 
 Image paths are stored relative to the working directory (the project root under DVC) when the
@@ -17,7 +19,6 @@ target and renamed into place.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -27,27 +28,17 @@ from typing import Any
 
 from pose3d.config import ExtractConfig, to_dict
 from pose3d.formats import challenge
+from pose3d.formats.h36m import write_cameras
 from pose3d.frames import concat_frames, write_frames
 from pose3d.io import atomic_dir, write_json_atomic
 from tasks._prefect import logger, progress, stage_task
 from tasks.h36m_views import View, ViewContext, h36m_cameras, subject_views, view_table
+from tasks.provenance import producer
 
 H36M_TABLE = "h36m.parquet"
 CHALLENGE_TABLE = "challenge.parquet"
 H36M_IMAGES = "h36m_images"
-_CODE_FILES = (
-    "pose3d/camera.py",
-    "pose3d/frames.py",
-    "pose3d/io.py",
-    "pose3d/schema.py",
-    "pose3d/skeleton.py",
-    "pose3d/formats/challenge.py",
-    "pose3d/formats/h36m.py",
-    "pose3d/formats/h36m_cdf.py",
-    "pose3d/formats/video.py",
-    "tasks/extract.py",
-    "tasks/h36m_views.py",
-)
+H36M_CAMERAS = "h36m_cameras.h5"
 
 
 @dataclass
@@ -88,32 +79,8 @@ class BadInputs:
         self.skip(path, str(err))
 
 
-def code_digest() -> str:
-    """SHA-256 over the source files of this stage (changes only when its code does)."""
-    root = Path(__file__).resolve().parents[1]
-    digest = hashlib.sha256()
-    for name in _CODE_FILES:
-        path = root / name
-        digest.update(name.encode())
-        digest.update(path.read_bytes() if path.is_file() else b"")
-    return digest.hexdigest()
-
-
-def producer(cfg: ExtractConfig) -> dict[str, Any]:
-    """The `producer` file metadata: stage, package version, code digest and params."""
-    try:
-        from importlib.metadata import version
-
-        pkg_version = version("pose3d")
-    except Exception:  # pragma: no cover - not installed
-        pkg_version = "unknown"
-    return {
-        "stage": "extract",
-        "package": "pose3d",
-        "version": pkg_version,
-        "code_sha256": code_digest(),
-        "params": {"extract": to_dict(cfg)},
-    }
+def _producer(cfg: ExtractConfig) -> dict[str, Any]:
+    return producer("extract", __name__, {"extract": to_dict(cfg)})
 
 
 def _finish(summary: ExtractSummary, out_dir: Path, start: float) -> ExtractSummary:
@@ -132,9 +99,14 @@ def _finish(summary: ExtractSummary, out_dir: Path, start: float) -> ExtractSumm
 
 
 def extract_h36m(
-    root: str | os.PathLike[str], cfg: ExtractConfig, out_dir: str | os.PathLike[str]
+    root: str | os.PathLike[str],
+    cfg: ExtractConfig,
+    out_dir: str | os.PathLike[str],
+    final_dir: str | os.PathLike[str] | None = None,
 ) -> ExtractSummary:
-    """Human3.6M tree -> ``h36m.parquet`` (+ ``h36m_images/``) in `out_dir`.
+    """Human3.6M tree -> ``h36m.parquet`` (+ ``h36m_images/``) and ``h36m_cameras.h5`` (the
+    cameras of the extracted subjects, what the lifter needs of them) in `out_dir`. Image paths
+    point into `final_dir` (default `out_dir`), where the folder will live once complete.
 
     Raises FileNotFoundError / ValueError naming the file on bad input (unless
     ``cfg.on_error == "skip"``); an empty `cfg.h36m_subjects` writes an empty table.
@@ -144,8 +116,8 @@ def extract_h36m(
     summary = ExtractSummary("h36m", enabled=bool(cfg.h36m_subjects))
     cams = h36m_cameras(root, cfg) if summary.enabled else {}
     sources: dict[str, str | None] = {}
-    final = out_dir / H36M_IMAGES
-    with atomic_dir(final) as tmp:
+    final = Path(final_dir or out_dir) / H36M_IMAGES
+    with atomic_dir(out_dir / H36M_IMAGES) as tmp:
         # the pool stops (running decodes finish, queued ones are cancelled) before a failed
         # build's temporary folder is removed
         pool = ThreadPoolExecutor(cfg.workers or os.cpu_count() or 1, "extract-decode")
@@ -161,8 +133,11 @@ def extract_h36m(
             ]
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
-    if not any(final.iterdir()):
-        final.rmdir()
+    if not any((out_dir / H36M_IMAGES).iterdir()):
+        (out_dir / H36M_IMAGES).rmdir()
+    if summary.enabled:
+        subjects = set(cfg.h36m_subjects)
+        write_cameras(out_dir / H36M_CAMERAS, {k: c for k, c in cams.items() if k[0] in subjects})
     table = concat_frames(tables)
     summary.sequences = len({(v.subject, v.action) for v in views})
     summary.rows = table.num_rows
@@ -178,7 +153,7 @@ def extract_h36m(
         "cameras": sorted({cam_id for _, cam_id in cams}),
         "image_paths": "relative to the working directory when inside it, else absolute",
     }
-    write_frames(table, out_dir / H36M_TABLE, source, producer(cfg))
+    write_frames(table, out_dir / H36M_TABLE, source, _producer(cfg))
     return _finish(summary, out_dir, start)
 
 
@@ -207,10 +182,22 @@ def extract_challenge(
             s for s in cfg.challenge_splits if challenge.sidecar_path(root, s).is_file()
         ],
     }
-    write_frames(table, out_dir / CHALLENGE_TABLE, source, producer(cfg))
+    write_frames(table, out_dir / CHALLENGE_TABLE, source, _producer(cfg))
     summary.rows = table.num_rows
     return _finish(summary, out_dir, start)
 
 
-extract_h36m_task = stage_task(extract_h36m)
-extract_challenge_task = stage_task(extract_challenge)
+def extract(
+    cfg: ExtractConfig,
+    roots: tuple[str | os.PathLike[str], str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+) -> dict[str, ExtractSummary]:
+    """The stage: both readers (`roots` = Human3.6M, challenge) into `out_dir`, built aside and
+    swapped in whole, so a failure in either leaves the previous outputs as they were."""
+    with atomic_dir(out_dir) as tmp:
+        h36m = extract_h36m(roots[0], cfg, tmp, final_dir=out_dir)
+        chal = extract_challenge(roots[1], cfg, tmp)
+    return {"h36m": h36m, "challenge": chal}
+
+
+extract_task = stage_task(extract)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +26,25 @@ import pose3d.formats.npz2d as npz2d
 import pose3d.formats.stacked_hourglass as sh
 import pose3d.keypoints as kps
 from pose3d.camera import Camera
-from pose3d.config import ConfigError, Params
+from pose3d.config import SOURCES, ConfigError, ImportKeypointsConfig
 from pose3d.formats.h36m import REAL_IMAGE_SIZES, canonical_action, read_cameras
 from pose3d.frames import read_frames
+from pose3d.io import atomic_dir, write_json_atomic
 from pose3d.schema import column_to_array
 from pose3d.skeleton import NUM_JOINTS
 from tasks._prefect import logger, progress, stage_task
+from tasks.provenance import producer
 
-SOURCES: tuple[str, ...] = ("gt", "stacked_hourglass", "npz")
 GT_TABLES: tuple[str, ...] = ("h36m.parquet", "challenge.parquet")
+
+
+@dataclass(frozen=True)
+class KeypointRoots:
+    """Where the sources are: the `extract` folder (gt) and the Human3.6M tree (Stacked
+    Hourglass, unless ``import_keypoints.stacked_hourglass_root`` says otherwise)."""
+
+    extract: str
+    h36m: str
 
 
 @dataclass(frozen=True)
@@ -49,12 +59,10 @@ class ImportSummary:
     missing_joints: int  # joints stored as NaN with score 0
 
 
-def _producer(source: str, module_file: str, params: dict[str, Any]) -> kps.Producer:
-    code = [kps.__file__, module_file, __file__]
+def _producer(source: str, params: dict[str, Any]) -> kps.Producer:
+    made_by = producer("import_keypoints", __name__, {"source": source, **params})
     return kps.Producer(
-        name="import_keypoints",
-        code_sha256=kps.files_sha256(code),
-        params={"source": source, **params},
+        name="import_keypoints", code_sha256=made_by["code_sha256"], params=made_by["params"]
     )
 
 
@@ -89,7 +97,7 @@ def import_gt(
     for path in found:
         frames = read_frames(path)
         has_2d = pc.is_valid(frames.column("kp2d_px"))
-        skipped += frames.num_rows - pc.sum(has_2d.cast(pa.int64())).as_py()
+        skipped += frames.num_rows - (pc.sum(has_2d.cast(pa.int64())).as_py() or 0)  # 0 rows: None
         frames = frames.filter(has_2d)
         size = [
             frames.column(c).to_numpy(zero_copy_only=False) for c in ("image_width", "image_height")
@@ -106,7 +114,7 @@ def import_gt(
         logger().info("import_keypoints: gt: %s: %d rows with 2D", path, frames.num_rows)
     table = pa.concat_tables(tables)
     params = {"extract_tables": [str(p) for p in found]}
-    return _write(table, Path(out_path), _producer("gt", __file__, params), int(skipped))
+    return _write(table, Path(out_path), _producer("gt", params), int(skipped))
 
 
 def _cameras(root: Path) -> dict[tuple[str, str], Camera]:
@@ -144,7 +152,7 @@ def import_stacked_hourglass(
         tables.append(kps.keypoints_table(rows))
     table = pa.concat_tables(tables) if tables else kps.KEYPOINTS_SCHEMA.empty_table()
     params = {"root": str(root), "subjects": list(subjects)}
-    return _write(table, Path(out_path), _producer("stacked_hourglass", sh.__file__, params), 0)
+    return _write(table, Path(out_path), _producer("stacked_hourglass", params), 0)
 
 
 def import_npz(
@@ -189,35 +197,47 @@ def import_npz(
         "frame_stride": frame_stride,
         "npz_metadata": {k: v for k, v in meta.items() if isinstance(v, (str, int, float))},
     }
-    return _write(table, Path(out_path), _producer("npz", npz2d.__file__, params), skipped)
+    return _write(table, Path(out_path), _producer("npz", params), skipped)
 
 
-def check_sources(params: Params) -> None:
-    """Reject unknown or misconfigured sources before any work starts (ConfigError)."""
-    cfg = params.import_keypoints
-    unknown = [s for s in cfg.sources if s not in SOURCES]
-    if unknown:
-        raise ConfigError(f"import_keypoints.sources: unknown {unknown}; expected any of {SOURCES}")
-    if len(set(cfg.sources)) != len(cfg.sources):
-        raise ConfigError(f"import_keypoints.sources: duplicates in {list(cfg.sources)}")
-    if "npz" in cfg.sources and not cfg.npz_path:
-        raise ConfigError("import_keypoints.npz_path: empty, but sources lists 'npz'")
-    if cfg.npz_frame_stride < 1:
-        raise ConfigError(f"import_keypoints.npz_frame_stride: {cfg.npz_frame_stride} < 1")
-
-
-def import_source(source: str, params: Params, out_dir: str | os.PathLike[str]) -> ImportSummary:
-    """Run one source with its settings from `params`; writes ``<out_dir>/<source>.parquet``."""
-    cfg = params.import_keypoints
+def import_source(
+    source: str, cfg: ImportKeypointsConfig, roots: KeypointRoots, out_dir: str | os.PathLike[str]
+) -> ImportSummary:
+    """Run one source with its settings; writes ``<out_dir>/<source>.parquet``."""
     out_path = Path(out_dir) / f"{source}.parquet"
     if source == "gt":
-        return import_gt(params.paths.extract, out_path)
+        return import_gt(roots.extract, out_path)
     if source == "stacked_hourglass":
-        root = cfg.stacked_hourglass_root or params.paths.h36m_root
+        root = cfg.stacked_hourglass_root or roots.h36m
         return import_stacked_hourglass(root, out_path, cfg.subjects)
     if source == "npz":
         return import_npz(cfg.npz_path, out_path, cfg.subjects, cfg.npz_frame_stride)
     raise ConfigError(f"import_keypoints.sources: unknown {source!r}; expected any of {SOURCES}")
+
+
+def import_keypoints(
+    cfg: ImportKeypointsConfig, roots: KeypointRoots, out_dir: str | os.PathLike[str]
+) -> dict[str, Any]:
+    """The stage: every source of `cfg` into ``out_dir`` (built aside and swapped in whole, so
+    it never keeps a source no longer listed), and ``summary.json``: rows per source and, with
+    ``gt`` among the sources, every other source's pixel distance to it. Returns the summary."""
+    out_dir = Path(out_dir)
+    summary: dict[str, Any] = {"sources": {}, "vs_gt": {}}
+    with atomic_dir(out_dir) as tmp:
+        for source in cfg.sources:
+            result = import_source(source, cfg, roots, tmp)
+            summary["sources"][source] = {
+                **asdict(result),
+                "path": str(out_dir / f"{source}.parquet"),
+            }
+        if "gt" in cfg.sources:
+            gt = kps.read_keypoints(tmp / "gt.parquet")
+            for source in cfg.sources:
+                if source != "gt":
+                    other = kps.read_keypoints(tmp / f"{source}.parquet")
+                    summary["vs_gt"][source] = compare_sources(gt, other)
+        write_json_atomic(tmp / "summary.json", summary)
+    return summary
 
 
 def compare_sources(reference: pa.Table, other: pa.Table) -> dict[str, float | int | None]:
@@ -242,5 +262,4 @@ def compare_sources(reference: pa.Table, other: pa.Table) -> dict[str, float | i
 import_gt_task = stage_task(import_gt)
 import_stacked_hourglass_task = stage_task(import_stacked_hourglass)
 import_npz_task = stage_task(import_npz)
-import_source_task = stage_task(import_source)
-compare_sources_task = stage_task(compare_sources)
+import_keypoints_task = stage_task(import_keypoints)

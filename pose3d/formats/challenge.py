@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from pose3d.frames import ARRAY_SHAPES, frames_arrays, frames_table, read_frames, stored_path
+from pose3d.images import verify_image
 from pose3d.skeleton import NUM_JOINTS
 
 SPLITS: tuple[str, ...] = ("Train", "Val", "Test")
@@ -172,13 +173,14 @@ def jpeg_size(path: str | os.PathLike[str]) -> tuple[int, int]:
 def _image_sizes(
     root: Path, split: str, numbers: np.ndarray, on_bad: OnBad | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Image sizes from the JPEG headers; returns (keep mask, (M, 2) sizes)."""
+    """Image sizes from a full decode (`pose3d.images.verify_image`, so a truncated or corrupt
+    image is caught here, not in a later stage); returns (keep mask, (M, 2) sizes)."""
     keep = np.ones(len(numbers), dtype=bool)
     sizes = np.zeros((len(numbers), 2), dtype=np.int64)
     for i, number in enumerate(numbers):
         path = image_path(root, split, int(number))
         try:
-            sizes[i] = jpeg_size(path)
+            sizes[i] = verify_image(path)
         except (ValueError, FileNotFoundError) as err:
             if on_bad is None:
                 raise

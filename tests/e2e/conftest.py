@@ -45,15 +45,9 @@ def _project_files(root: Path) -> list[str]:
 def _env(workdir: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env["PREFECT_HOME"] = str(workdir / ".prefect")
-    env.pop("PREFECT_API_URL", None)
-    for key, value in {
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "DVC_NO_ANALYTICS": "1",
-        "DO_NOT_TRACK": "1",
-        "PYTHONPATH": str(workdir),
-    }.items():
-        env[key] = value
+    env.pop("PREFECT_API_URL", None)  # its own ephemeral server; settings from its prefect.toml
+    env.pop("PREFECT_HOME", None)
+    env["PYTHONPATH"] = str(workdir)
     return env
 
 

@@ -12,7 +12,9 @@ import pytest
 from pose3d.frames import read_frames
 from pose3d.keypoints import read_keypoints
 
-STAGES = ["generate", "extract", "import_keypoints", "train_lifter", "evaluate", "ablation"]
+STAGES = [
+    "generate", "extract", "import_keypoints", "lifting", "train_lifter", "evaluate", "ablation",
+]  # fmt: skip
 
 
 def ran(stdout: str) -> list[str]:
@@ -50,6 +52,19 @@ def test_repro_runs_every_stage_and_writes_the_artifacts(tiny_repo: Path, first_
     assert 0 < metrics["mpjpe_p2_mm"] <= metrics["mpjpe_p1_mm"] < 2000
     table = (data / "ablation/table1.md").read_text().strip().splitlines()
     assert len(table) == 2 + 9  # 8 combinations + max-norm in the other mode
+
+
+def test_metrics_stay_readable_and_reruns_give_the_same_metrics(
+    tiny_repo: Path, first_repro: str, run_in: Callable[..., object]
+) -> None:
+    shown = run_in(tiny_repo, "dvc", "metrics", "show").stdout  # type: ignore[attr-defined]
+    assert "data/evaluate/metrics.json" in shown and "data/ablation/metrics.json" in shown
+    assert max(len(line) for line in shown.splitlines()) < 200
+    before = (tiny_repo / "data/evaluate/metrics.json").read_text()
+    (tiny_repo / "data/train_lifter/checkpoint.pt").unlink()  # trained again, not resumed
+    for stage in ("train_lifter", "evaluate"):  # the same params and seed
+        run_in(tiny_repo, "dvc", "repro", "--force", "--single-item", stage)
+    assert (tiny_repo / "data/evaluate/metrics.json").read_text() == before
 
 
 def test_rerun_without_changes_runs_nothing(

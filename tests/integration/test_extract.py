@@ -20,7 +20,7 @@ from pose3d.formats.video import video_path, write_video
 from pose3d.frames import frames_arrays, frames_table, read_frames, write_frames
 from pose3d.io import read_parquet_metadata
 from pose3d.skeleton import mocap32_to_h36m17
-from tasks.extract import extract_challenge, extract_h36m
+from tasks.extract import extract, extract_challenge, extract_h36m
 
 W, H = 64, 48
 CFG = ExtractConfig(
@@ -175,9 +175,23 @@ def test_bad_inputs_raise_naming_the_file(trees, tmp_path) -> None:
     assert (tmp_path / "out/h36m.parquet").read_bytes() == before
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "h36m.parquet",
+        "h36m_cameras.h5",
         "h36m_images",
         "h36m_summary.json",
     ]
+
+
+def test_a_failed_stage_leaves_the_previous_outputs_whole(trees, tmp_path) -> None:
+    out = tmp_path / "out"
+    extract(CFG, trees, out)
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    assert {"h36m.parquet", "challenge.parquet", "h36m_cameras.h5"} <= set(before)
+    challenge.pose_path(trees[1], "Train", 2).write_text("1,2,3\n" * 16)  # the second reader fails
+    with pytest.raises(ValueError, match="00002.csv"):
+        extract(CFG, trees, out)
+    after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    assert after == before  # no new h36m.parquet beside the old challenge.parquet
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left
 
 
 def test_bad_inputs_are_skipped_and_counted(trees, tmp_path) -> None:
@@ -203,6 +217,20 @@ def test_bad_inputs_are_skipped_and_counted(trees, tmp_path) -> None:
     assert saved["skipped_count"] == 5 and saved["rows"] == 10 + 2
     chal = extract_challenge(trees[1], cfg, tmp_path / "out")
     assert chal.rows == 3 and [Path(s["file"]).name for s in chal.skipped] == ["00002.csv"]
+
+
+def test_truncated_challenge_image_raises_or_is_a_counted_skip(trees, tmp_path) -> None:
+    path = challenge.image_path(trees[1], "Train", 1)
+    smooth = cv2.GaussianBlur(np.random.default_rng(0).random((300, 400, 3)) * 255, (0, 0), 3)
+    cv2.imwrite(str(path), smooth.astype(np.uint8))
+    path.write_bytes(path.read_bytes()[:3000])  # the JPEG header survives, the pixels do not
+    with pytest.raises(ValueError, match=r"Train/IMG/00001.jpg: truncated JPEG"):
+        extract_challenge(trees[1], CFG, tmp_path / "out")
+    cfg = dataclasses.replace(CFG, on_error="skip")
+    summary = extract_challenge(trees[1], cfg, tmp_path / "out")
+    assert summary.rows == 3 and [Path(s["file"]).name for s in summary.skipped] == ["00001.jpg"]
+    saved = json.loads((tmp_path / "out/challenge_summary.json").read_text())
+    assert saved["skipped_count"] == 1 and "truncated JPEG" in saved["skipped"][0]["reason"]
 
 
 @pytest.mark.real_data

@@ -14,11 +14,10 @@ from pose3d.config import ConfigError, load_params
 from pose3d.formats import npz2d
 from pose3d.formats import stacked_hourglass as sh
 from pose3d.formats.h36m import poses_path, read_cameras, read_positions, write_cameras
-from pose3d.frames import frames_table, write_frames
+from pose3d.frames import empty_frames, frames_table, write_frames
 from pose3d.io import read_parquet_metadata
 from pose3d.skeleton import MPII16_TO_H36M17, mocap32_to_h36m17
 from tasks.import_keypoints import (
-    check_sources,
     compare_sources,
     import_gt,
     import_npz,
@@ -115,6 +114,14 @@ def test_gt_needs_an_extract_table_and_rows(tmp_path: Path) -> None:
     assert not (tmp_path / "gt.parquet").exists()
 
 
+def test_gt_takes_an_empty_table_beside_a_full_one(tmp_path: Path) -> None:
+    kp = _tiny_extract(tmp_path)
+    write_frames(empty_frames(), tmp_path / "challenge.parquet", source={}, producer={})
+    summary = import_gt(tmp_path, tmp_path / "gt.parquet")  # a reader that was off: no rows
+    assert summary.rows == 4 and summary.skipped_rows == 1  # frame 2 has no 2D
+    assert len(kp) == 5
+
+
 def test_stacked_hourglass_subject_filter_and_empty_root(tmp_path: Path) -> None:
     _tiny_sh_root(tmp_path)
     with pytest.raises(ValueError, match="stacked_hourglass: no keypoints found"):
@@ -147,13 +154,13 @@ def test_npz_import_with_stride_and_subjects(tmp_path: Path) -> None:
     assert (only_s9.rows, only_s9.sequences) == (6, 1)
 
 
-def test_check_sources_rejects_bad_settings(repo_root: Path) -> None:
+def test_params_reject_bad_sources_when_they_load(repo_root: Path) -> None:
     params_path = repo_root / "params.yaml"
-    check_sources(load_params(params_path, ["import_keypoints.sources=[gt, stacked_hourglass]"]))
+    load_params(params_path, ["import_keypoints.sources=[gt, stacked_hourglass]"])
     with pytest.raises(ConfigError, match=r"unknown \['openpose'\]"):
-        check_sources(load_params(params_path, ["import_keypoints.sources=[openpose]"]))
+        load_params(params_path, ["import_keypoints.sources=[openpose]"])
     with pytest.raises(ConfigError, match="npz_path: empty"):
-        check_sources(load_params(params_path, ["import_keypoints.sources=[npz]"]))
+        load_params(params_path, ["import_keypoints.sources=[npz]"])
 
 
 def test_real_stacked_hourglass_against_ground_truth(shared_data: Path, tmp_path: Path) -> None:

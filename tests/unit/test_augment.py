@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import lifting_rows
 import numpy as np
 
-from pose3d import lifting
-from pose3d.augment import augment_rows, bone_factors, scale_bones
 from pose3d.camera import Camera, camera_to_world, look_at, project, world_to_camera
+from pose3d.lifting import dataset, mirror
+from pose3d.lifting.augment import augment_rows, bone_factors, scale_bones
 from pose3d.skeleton import H36M17_LR_PAIRS, H36M17_PARENTS
 
 
@@ -14,10 +15,10 @@ def _camera() -> Camera:
                   [512.0, 515.0], [-0.2, 0.24, -0.002], [-0.0009, -0.0029], 1000, 1002)  # fmt: skip
 
 
-def _rows(n: int = 6, seed: int = 0) -> lifting.LiftingDataset:
+def _rows(n: int = 6, seed: int = 0) -> dataset.LiftingDataset:
     rng = np.random.default_rng(seed)
     pose32 = rng.normal(0.0, 250.0, size=(n, 32, 3)) + np.array([200.0, -100.0, 900.0])
-    return lifting.sequence_rows(pose32, _camera(), None, ("S1", "Walking"))
+    return lifting_rows.sequence_rows(pose32, _camera(), None, ("S1", "Walking"))
 
 
 def _bone_lengths(pose: np.ndarray) -> np.ndarray:
@@ -81,7 +82,7 @@ def test_detection_error_is_carried_over_and_missing_joints_stay_missing() -> No
 
 
 def test_flipped_rows_augment_consistently() -> None:
-    flipped = lifting.flip_lr_dataset(_rows())
+    flipped = mirror.flip_lr_dataset(_rows())
     assert flipped.geometry is not None
     kp, _, ok = augment_rows(flipped.kp2d_px, flipped.pose3d_cam_mm, flipped.geometry,
                              np.random.default_rng(0), 0.0, 0.0)  # fmt: skip

@@ -83,3 +83,24 @@ def test_augment_settings_are_checked_and_may_be_left_out(repo_root: Path, tmp_p
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(raw))
     assert load_params(path).train_lifter.augment.probability == 0.0
+
+
+def test_fixed_choices_are_checked_when_params_load(repo_root: Path) -> None:
+    params = repo_root / "params.yaml"
+    with pytest.raises(ConfigError, match=r"^--set device=tpu: device: expected one of"):
+        load_params(params, ["device=tpu"])
+    with pytest.raises(ConfigError, match=r"^--set lifting.dataset=h37m: lifting.dataset"):
+        load_params(params, ["lifting.dataset=h37m"])
+    with pytest.raises(ConfigError, match="lifting.keypoints: expected the path"):
+        load_params(params, ["lifting.keypoints=gt"])
+
+
+def test_a_params_file_can_extend_another(repo_root: Path, tmp_path: Path) -> None:
+    (tmp_path / "real.yaml").write_text(
+        f"extends: {repo_root / 'params.yaml'}\nlifting: {{dataset: h36m}}\nseed: 3\n"
+    )
+    params = load_params(tmp_path / "real.yaml")
+    assert params.seed == 3 and params.lifting.dataset == "h36m"
+    assert params.lifting.train == load_params(repo_root / "params.yaml").lifting.train
+    real = load_params(repo_root / "params" / "h36m.yaml")  # the documented real-data file
+    assert real.extract.challenge_splits == () and real.lifting.dataset == "h36m"

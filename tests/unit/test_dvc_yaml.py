@@ -3,51 +3,17 @@ params it names exist in params.yaml."""
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pytest
 import yaml
 
 from pose3d.config import load_raw
+from tasks.provenance import closure
 
-PACKAGES = ("pose3d", "models", "tasks", "flows")
-
-
-def _module_file(root: Path, module: str) -> Path | None:
-    base = root.joinpath(*module.split("."))
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def _imports(root: Path, path: Path) -> set[str]:
-    out = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        names = []
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
-        out.update(n for n in names if n.split(".")[0] in PACKAGES and _module_file(root, n))
-    return out
-
-
-def project_closure(root: Path, start: Path) -> set[Path]:
-    """Source files of our packages reachable by imports from `start` (package inits aside)."""
-    seen: set[Path] = set()
-    todo = [start]
-    while todo:
-        path = todo.pop()
-        if path in seen:
-            continue
-        seen.add(path)
-        for module in _imports(root, path):
-            found = _module_file(root, module)
-            if found is not None:
-                todo.append(found)
-    return {p.relative_to(root) for p in seen if p.name != "__init__.py"}
+STAGES = [
+    "generate", "extract", "import_keypoints", "lifting", "train_lifter", "evaluate", "ablation",
+]  # fmt: skip
 
 
 def _stages(repo_root: Path) -> dict[str, dict]:
@@ -58,16 +24,20 @@ def _covered(rel: Path, deps: list[str]) -> bool:
     return any(rel == Path(d) or Path(d) in rel.parents for d in deps)
 
 
-@pytest.mark.parametrize(
-    "stage", ["generate", "extract", "import_keypoints", "train_lifter", "evaluate", "ablation"]
-)
+def test_every_flow_module_is_a_stage(repo_root: Path) -> None:
+    flows = {p.stem for p in (repo_root / "flows").glob("*.py")} - {"__init__", "_stage"}
+    assert flows - {"pipeline", "serve"} == set(STAGES) == set(_stages(repo_root))
+
+
+@pytest.mark.parametrize("stage", STAGES)
 def test_stage_deps_cover_every_imported_module(repo_root: Path, stage: str) -> None:
     spec = _stages(repo_root)[stage]
     assert spec["cmd"] == f"python -m flows.{stage}"
     deps = [d for d in spec["deps"] if not d.startswith("${")]
     for dep in deps:
         assert (repo_root / dep).exists(), f"{stage}: dep {dep} does not exist"
-    needed = project_closure(repo_root, repo_root / "flows" / f"{stage}.py")
+    needed = {p for p in closure(repo_root / "flows" / f"{stage}.py", repo_root)}
+    needed = {p for p in needed if p.name != "__init__.py"}
     missing = sorted(str(p) for p in needed if not _covered(p, deps))
     assert not missing, f"dvc.yaml stage {stage} does not list {missing} in deps"
 
@@ -92,3 +62,9 @@ def test_each_stage_lists_every_key_of_its_own_section(repo_root: Path) -> None:
             continue
         missing = sorted(f"{stage}.{k}" for k in raw[stage] if f"{stage}.{k}" not in listed)
         assert not missing, f"dvc.yaml stage {stage} does not list params {missing}"
+
+
+def test_ablation_does_not_rerun_for_train_lifter_epochs(repo_root: Path) -> None:
+    params = [str(k) for k in _stages(repo_root)["ablation"]["params"]]
+    assert "train_lifter" not in params and "train_lifter.epochs" not in params
+    assert "train_lifter.model" in params and "ablation" in params

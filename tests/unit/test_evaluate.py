@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pose3d.lifting import LiftingDataset
+from pose3d.lifting.dataset import LiftingDataset
 from tasks.evaluate import score, write_evaluation
 
 

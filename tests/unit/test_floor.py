@@ -1,13 +1,15 @@
 from __future__ import annotations
 
+import lifting_rows
 import numpy as np
 import pytest
 
-from pose3d import lifting
-from pose3d import normalization as nz
 from pose3d.camera import Camera, look_at, project, world_to_camera
-from pose3d.floor import ANKLE_HEIGHT_MM, FLOOR_JOINTS, floor_inverse_depth, undistort
 from pose3d.formats.h36m import poses_path, read_cameras, read_positions
+from pose3d.lifting import geometry as geo
+from pose3d.lifting import mirror
+from pose3d.lifting import normalization as nz
+from pose3d.lifting.floor import ANKLE_HEIGHT_MM, FLOOR_JOINTS, floor_inverse_depth, undistort
 
 EYE = np.array([300.0, -4500.0, 1600.0])
 
@@ -29,16 +31,16 @@ def _ankles_on_floor(n: int, seed: int = 0) -> np.ndarray:
 
 def test_geometry_has_the_camera_height_above_the_floor() -> None:
     cam = _camera()
-    geometry = lifting.view_geometry(np.zeros((2, 3)), cam)
-    assert geometry.shape == (2, len(lifting.GEOMETRY_COLUMNS))
-    assert geometry[0, lifting.GEOMETRY_COLUMNS.index("cam_height_mm")] == EYE[2]
+    geometry = geo.view_geometry(np.zeros((2, 3)), cam)
+    assert geometry.shape == (2, len(geo.GEOMETRY_COLUMNS))
+    assert geometry[0, geo.GEOMETRY_COLUMNS.index("cam_height_mm")] == EYE[2]
 
 
 def test_undistort_inverts_the_projection() -> None:
     cam = _camera(p=(-0.0027, 0.0016))
     pts_cam = world_to_camera(_ankles_on_floor(20), cam)
-    geometry = lifting.view_geometry(pts_cam[:, 0], cam)
-    xy = undistort(project(pts_cam, cam), lifting.Geometry.from_array(geometry))
+    geometry = geo.view_geometry(pts_cam[:, 0], cam)
+    xy = undistort(project(pts_cam, cam), geo.Geometry.from_array(geometry))
     np.testing.assert_allclose(xy, pts_cam[..., :2] / pts_cam[..., 2:], atol=1e-7)
 
 
@@ -46,7 +48,7 @@ def test_undistort_inverts_the_projection() -> None:
 def test_ankles_on_the_floor_give_their_exact_inverse_depth(target_z: float) -> None:
     cam = _camera(target_z)
     pts_cam = world_to_camera(_ankles_on_floor(30), cam)
-    geometry = lifting.view_geometry(pts_cam[:, 0], cam)
+    geometry = geo.view_geometry(pts_cam[:, 0], cam)
     inv = floor_inverse_depth(project(pts_cam, cam), geometry)
     assert inv.shape == (30, 2)
     np.testing.assert_allclose(inv, 1000.0 / pts_cam[:, list(FLOOR_JOINTS), 2], rtol=1e-6)
@@ -58,7 +60,7 @@ def test_a_raised_foot_reads_farther_and_missing_inputs_are_nan() -> None:
     raised = world.copy()
     raised[:, FLOOR_JOINTS[0], 2] += 300.0  # the right foot lifted 30 cm
     pts, pts_raised = world_to_camera(world, cam), world_to_camera(raised, cam)
-    geometry = lifting.view_geometry(pts[:, 0], cam)
+    geometry = geo.view_geometry(pts[:, 0], cam)
     inv = floor_inverse_depth(project(pts, cam), geometry)
     inv_raised = floor_inverse_depth(project(pts_raised, cam), geometry)
     assert (inv_raised[:, 0] < inv[:, 0]).all()  # nearer the horizon: smaller 1/Z, farther
@@ -75,10 +77,10 @@ def test_a_raised_foot_reads_farther_and_missing_inputs_are_nan() -> None:
 def test_the_mirrored_view_swaps_the_ankles() -> None:
     cam = _camera(p=(-0.0027, 0.0016))
     pts_cam = world_to_camera(_ankles_on_floor(10), cam)
-    geometry = lifting.view_geometry(pts_cam[:, 0], cam)
+    geometry = geo.view_geometry(pts_cam[:, 0], cam)
     kp = project(pts_cam, cam)
     mirrored = floor_inverse_depth(
-        lifting.mirror_kp2d(kp, np.tile(cam.c, (10, 1))), lifting.mirror_geometry(geometry)
+        mirror.mirror_kp2d(kp, np.tile(cam.c, (10, 1))), geo.mirror_geometry(geometry)
     )
     np.testing.assert_allclose(mirrored, floor_inverse_depth(kp, geometry)[:, ::-1], rtol=1e-6)
 
@@ -88,7 +90,7 @@ def test_floor_input_statistics_and_standardisation() -> None:
     pts_cam = world_to_camera(_ankles_on_floor(40), cam)
     kp = project(pts_cam, cam)
     pose = pts_cam - pts_cam[:, :1]
-    geometry = lifting.view_geometry(pts_cam[:, 0], cam)
+    geometry = geo.view_geometry(pts_cam[:, 0], cam)
     wh = np.tile([1000.0, 1000.0], (40, 1))
     stats = nz.compute_stats(kp, wh, pose, "zscore", (), geometry)
     assert stats.floor_input and stats.mean_2d.shape == (34 + len(FLOOR_JOINTS),)
@@ -115,7 +117,7 @@ def test_on_real_human36m_the_floor_gives_the_ankles_depth(shared_data) -> None:
     for key, cam in read_cameras(root / "cameras.h5").items():
         if key[0] != "S8":
             continue
-        rows = lifting.sequence_rows(world, cam, None, ("S8", "Walking 1"))
+        rows = lifting_rows.sequence_rows(world, cam, None, ("S8", "Walking 1"))
         assert rows.geometry is not None
         depth = rows.pose3d_cam_mm[:, list(FLOOR_JOINTS), 2] + rows.geometry[:, 2:3]
         lower = np.argmax(rows.kp2d_px[:, list(FLOOR_JOINTS), 1], axis=1)  # lower in the image

@@ -6,15 +6,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from lifting_rows import sequence_rows
 
 from models.lifter import Layer, Lifter, _ClippedLinear, keep_mask
 from pose3d.camera import Camera, look_at
 from pose3d.config import AugmentConfig, LifterConfig, TrainLifterConfig
-from pose3d.lifting import LiftingDataset, sequence_rows
-from tasks import lifter as tl
-from tasks import lifter_checkpoint
-from tasks import lifter_epoch as le
-from tasks import lifter_inference as li
+from pose3d.lifting.dataset import LiftingDataset
+from tasks import engine
+from tasks import train_lifter as tl
+from tasks import trained_lifter as li
 
 SMALL = LifterConfig(width=32, num_blocks=1, dropout=0.1)
 
@@ -163,7 +163,7 @@ def test_batch_norm_recalibration_is_an_exact_average_without_dropout() -> None:
     var_with_dropout = torch.cat(seen["block"]).var(0)
     seen["stem"].clear()
     weights = [w.clone() for w in model.parameters()]
-    le.recalibrate_batch_norm(model, x, 5, 256, torch.Generator().manual_seed(0))  # 2 fit
+    engine.recalibrate_batch_norm(model, x, 5, 256, torch.Generator().manual_seed(0))  # 2 fit
     for h in hooks:
         h.remove()
     assert len(seen["stem"]) == 2  # two full batches, the rows in a random order
@@ -226,7 +226,7 @@ def test_interrupted_training_resumes_to_the_same_model(
 ) -> None:
     data, cfg = _dataset(), _train_cfg(epochs=3, bn_recalibration_batches=2)
     full = tl.train_lifter(data, None, cfg, tmp_path / "full", seed=0)
-    real_epoch = tl.train_epoch
+    real_epoch = tl.train_one_epoch
     calls = {"n": 0}
 
     def crash_in_epoch_2(*args: object, **kwargs: object) -> object:
@@ -235,10 +235,10 @@ def test_interrupted_training_resumes_to_the_same_model(
             raise KeyboardInterrupt
         return real_epoch(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(tl, "train_epoch", crash_in_epoch_2)
+    monkeypatch.setattr(tl, "train_one_epoch", crash_in_epoch_2)
     with pytest.raises(KeyboardInterrupt):
         tl.train_lifter(data, None, cfg, tmp_path / "cut", seed=0)
-    monkeypatch.setattr(tl, "train_epoch", real_epoch)
+    monkeypatch.setattr(tl, "train_one_epoch", real_epoch)
     resumed = tl.train_lifter(data, None, cfg, tmp_path / "cut", seed=0)
     assert resumed.epochs_run == 2
     a = li.load_lifter(full.checkpoint).model.state_dict()
@@ -249,9 +249,7 @@ def test_interrupted_training_resumes_to_the_same_model(
     assert tl.train_lifter(data, None, cfg, tmp_path / "cut", seed=0).epochs_run == 0
     assert len((tmp_path / "cut" / tl.HISTORY).read_text().splitlines()) == 4  # curves restored
     assert tl.train_lifter(data, None, cfg, tmp_path / "cut", seed=1).epochs_run == 3  # new config
-    monkeypatch.setattr(
-        lifter_checkpoint, "code_hash", lambda: "edited"
-    )  # same config, other training code
+    monkeypatch.setattr(engine, "code_digest", lambda module: "edited")  # other training code
     assert tl.train_lifter(data, None, cfg, tmp_path / "cut", seed=1).epochs_run == 3
     other_rows = _dataset(seed=5)  # same config and code, other training data
     assert tl.train_lifter(other_rows, None, cfg, tmp_path / "cut", seed=1).epochs_run == 3
@@ -299,10 +297,11 @@ def test_nan_keypoints_are_the_training_mean(tmp_path: Path) -> None:
     assert np.isfinite(pred).all()
     mean = lifter.stats.mean_2d.reshape(17, 2)[9]
     kp[:, 9] = mean
-    filled = li.predict_lifter(lifter, kp, data.image_wh_px[:8])
+    assert lifter.flip_test  # what training chose is the default of prediction
+    filled = li.predict_lifter(lifter, kp, data.image_wh_px[:8], flip_test=False)
     kp[:, 9] = np.nan
     np.testing.assert_allclose(
-        li.predict_lifter(lifter, kp, data.image_wh_px[:8]), filled, atol=1e-4
+        li.predict_lifter(lifter, kp, data.image_wh_px[:8], flip_test=False), filled, atol=1e-4
     )
 
 
@@ -314,6 +313,10 @@ def test_empty_split_and_bad_settings_raise(tmp_path: Path) -> None:
         tl.train_lifter(data, None, _train_cfg(loss="huber"), tmp_path, seed=0)
     with pytest.raises(FileNotFoundError, match="checkpoint"):
         li.load_lifter(tmp_path / "none.pt")
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"PK\x03\x04 cut short")
+    with pytest.raises(engine.CheckpointError, match=f"{broken}: unreadable checkpoint"):
+        li.load_lifter(broken)
 
 
 def test_flip_training_and_all_schedules_and_losses_run(tmp_path: Path) -> None:
@@ -331,19 +334,22 @@ def test_flip_training_and_all_schedules_and_losses_run(tmp_path: Path) -> None:
     assert tl.lr_factor(exp, 20, 100) == pytest.approx(0.25)
 
 
-def test_augmented_epochs_replace_a_share_of_rows_reproducibly(tmp_path: Path) -> None:
+def test_augmented_epochs_replace_a_share_of_rows_reproducibly(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     data = _dataset()
     augment = AugmentConfig(probability=0.5, rotate_deg=30.0, bone_scale=0.05)
     cfg = _train_cfg(epochs=1, augment=augment)
-    with pytest.raises(ValueError, match="view geometry"):
-        tl.train_lifter(data, None, cfg, tmp_path / "none", seed=0)
+    with caplog.at_level("WARNING", logger="pose3d"):  # rows without a camera: no augmentation
+        plain = tl.train_lifter(data, None, cfg, tmp_path / "none", seed=0)
+    assert "without the body augmentation" in caplog.text and plain.epochs_run == 1
     # the camera of `_dataset`: pinhole, f 1000 px, centre (500, 500), root 5 m ahead, y down, 1.5 m up
     view = [0.0, 0.0, 5000.0, 0.0, -1.0, 0.0, 1000.0, 1000.0, 500.0, 500.0, 0, 0, 0, 0, 0, 1500]
     data = dataclasses.replace(data, geometry=np.tile(view, (len(data), 1)))
-    base = le.training_set(data, cfg)
-    x0, y0 = le.epoch_arrays(base, cfg, seed=0, epoch=0)
-    again, _ = le.epoch_arrays(base, cfg, seed=0, epoch=0)
-    x1, _ = le.epoch_arrays(base, cfg, seed=0, epoch=1)
+    base = tl.training_set(data, cfg)
+    x0, y0 = tl.epoch_arrays(base, cfg, seed=0, epoch=0)
+    again, _ = tl.epoch_arrays(base, cfg, seed=0, epoch=0)
+    x1, _ = tl.epoch_arrays(base, cfg, seed=0, epoch=1)
     torch.testing.assert_close(x0, again)
     changed = (x0 != base.x).any(dim=1)
     assert 0.35 < float(changed.float().mean()) < 0.65
@@ -357,12 +363,14 @@ def test_floor_input_trains_and_needs_the_view_geometry(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     model = dataclasses.replace(SMALL, floor_input=True)
-    with pytest.raises(ValueError, match="floor_input needs the view geometry"):
-        tl.train_lifter(_dataset(), None, _train_cfg(model=model), tmp_path / "x", seed=0)
     unknown = dataclasses.replace(_dataset(), geometry=np.full((256, 16), np.nan))
-    with caplog.at_level("WARNING", logger="pose3d"):
-        tl.train_lifter(unknown, None, _train_cfg(model=model, epochs=1), tmp_path / "n", 0)
-    assert "floor input is constant" in caplog.text
+    for i, data in enumerate((_dataset(), unknown)):  # no geometry at all, or none known
+        with caplog.at_level("WARNING", logger="pose3d"):
+            res = tl.train_lifter(
+                data, None, _train_cfg(model=model, epochs=1), tmp_path / str(i), 0
+            )
+        assert "without the floor input" in caplog.text
+        assert li.load_lifter(res.checkpoint).model.in_dim == 34  # trained without it
     eye = np.array([0.0, -5000.0, 1500.0])
     cam = Camera("c1", look_at(eye, np.array([0.0, 0.0, 900.0])), eye, [1000.0, 1000.0],
                  [500.0, 500.0], [0.0, 0.0, 0.0], [0.0, 0.0], 1000, 1000)  # fmt: skip

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import lifting_rows
 import numpy as np
 import pytest
 
-from pose3d import lifting
 from pose3d.camera import Camera, look_at, project
+from pose3d.lifting import dataset, mirror
 from pose3d.skeleton import H36M17_JOINTS
 
 
@@ -19,8 +20,8 @@ def _poses32(n: int, seed: int = 0) -> np.ndarray:
     return rng.normal(0.0, 300.0, size=(n, 32, 3)) + np.array([0.0, 0.0, 1000.0])
 
 
-def _rows(n: int = 5) -> lifting.LiftingDataset:
-    return lifting.sequence_rows(_poses32(n), _camera(), None, ("S1", "Walking 1"))
+def _rows(n: int = 5) -> dataset.LiftingDataset:
+    return lifting_rows.sequence_rows(_poses32(n), _camera(), None, ("S1", "Walking 1"))
 
 
 def test_sequence_rows_are_root_relative_and_project_the_3d() -> None:
@@ -35,14 +36,14 @@ def test_sequence_rows_are_root_relative_and_project_the_3d() -> None:
 
 def test_sequence_rows_truncate_to_the_shorter_source() -> None:
     kp = np.zeros((4, 17, 2))
-    data = lifting.sequence_rows(_poses32(6), _camera(), kp, ("S1", "Walking"))
+    data = lifting_rows.sequence_rows(_poses32(6), _camera(), kp, ("S1", "Walking"))
     assert len(data) == 4
 
 
 def test_flip_is_camera_aware_and_an_involution() -> None:
     data = _rows()
-    flipped = lifting.flip_lr_dataset(data)
-    twice = lifting.flip_lr_dataset(flipped)
+    flipped = mirror.flip_lr_dataset(data)
+    twice = mirror.flip_lr_dataset(flipped)
     np.testing.assert_allclose(twice.kp2d_px, data.kp2d_px)
     np.testing.assert_allclose(twice.pose3d_cam_mm, data.pose3d_cam_mm)
     # Mirroring about the principal point is the projection of the mirrored 3D (no distortion):
@@ -58,24 +59,24 @@ def test_flip_is_camera_aware_and_an_involution() -> None:
 def test_dataset_validates_shapes() -> None:
     data = _rows()
     with pytest.raises(ValueError, match="pose3d_cam_mm"):
-        lifting.LiftingDataset(data.kp2d_px, data.pose3d_cam_mm[:, :16], data.subject,
+        dataset.LiftingDataset(data.kp2d_px, data.pose3d_cam_mm[:, :16], data.subject,
                                data.action, data.camera, data.image_wh_px, data.principal_px)  # fmt: skip
     with pytest.raises(ValueError, match="different joint counts"):
-        lifting.concat([data, _sixteen(data)])
+        dataset.concat([data, _sixteen(data)])
 
 
-def _sixteen(data: lifting.LiftingDataset) -> lifting.LiftingDataset:
-    return lifting.LiftingDataset(data.kp2d_px[:, :16], data.pose3d_cam_mm[:, :16], data.subject,
+def _sixteen(data: dataset.LiftingDataset) -> dataset.LiftingDataset:
+    return dataset.LiftingDataset(data.kp2d_px[:, :16], data.pose3d_cam_mm[:, :16], data.subject,
                                   data.action, data.camera, data.image_wh_px, data.principal_px)  # fmt: skip
 
 
 def test_select_subjects_and_action_names() -> None:
-    data = lifting.concat(
-        [_rows(), lifting.sequence_rows(_poses32(3), _camera(), None, ("S5", "Eating"))]
+    data = dataset.concat(
+        [_rows(), lifting_rows.sequence_rows(_poses32(3), _camera(), None, ("S5", "Eating"))]
     )
-    assert len(lifting.select_subjects(data, ["S5"])) == 3
+    assert len(dataset.select_subjects(data, ["S5"])) == 3
     with pytest.raises(ValueError, match="S9"):
-        lifting.select_subjects(data, ["S9"])
-    assert lifting.action_base("Directions 1") == "Directions"
-    assert lifting.action_base("Photo_2") == "Photo"
-    assert lifting.action_base("WalkDog") == "WalkDog"
+        dataset.select_subjects(data, ["S9"])
+    assert dataset.action_base("Directions 1") == "Directions"
+    assert dataset.action_base("Photo_2") == "Photo"
+    assert dataset.action_base("WalkDog") == "WalkDog"

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pose3d import normalization as nz
+from pose3d.lifting import normalization as nz
 
 
 def _data(n: int = 50, j: int = 4, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -14,7 +14,7 @@ Outputs: the non-root joints of the root-relative camera-frame pose in millimetr
 per coordinate; the root is 0 by construction and is re-inserted by `denormalize_3d`.
 
 Floor input (``floor_input``): two more inputs after the 2D, each ankle's inverse depth where its
-ray meets the floor (`pose3d.floor`), standardised like the 2D. It needs each row's view geometry
+ray meets the floor (`pose3d.lifting.floor`), standardised like the 2D. It needs each row's view geometry
 (a dataset with cameras); a row whose geometry is unknown (NaN) gets the training mean, as a
 missing joint does.
 
@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from pose3d.floor import floor_inverse_depth
+from pose3d.lifting.floor import floor_inverse_depth
 
 NORM_2D_MODES = ("zscore", "image", "root_scale")
 ROOT = 0
@@ -125,7 +125,7 @@ def input_features(
     geometry: np.ndarray | None = None,
 ) -> np.ndarray:
     """The unstandardised model input: the pre-transformed 2D of `input_joints`, then, when
-    `geometry` is given, the floor inputs (`pose3d.floor.floor_inverse_depth`).
+    `geometry` is given, the floor inputs (`pose3d.lifting.floor.floor_inverse_depth`).
 
     Shapes: kp2d_px (N, J, 2), image_wh_px (N, 2), geometry (N, G) -> (N, 2 * len(input_joints)
     [+ len(FLOOR_JOINTS)]) float64.

@@ -1,7 +1,8 @@
 """A trained lifter, rebuilt from its checkpoint alone, and its predictions.
 
-`load_lifter` reads a ``checkpoint.pt`` written by `tasks.lifter.train_lifter` (model config,
-weights and the normalisation statistics); `predict_lifter` maps 2D keypoints in pixels to
+`load_lifter` reads a ``checkpoint.pt`` written by `tasks.train_lifter.train_lifter` (model
+config, weights, the normalisation statistics, and what training decided for inference: the
+flip test); `predict_lifter` maps 2D keypoints in pixels to
 root-relative camera-frame 3D in millimetres, optionally averaged with the mirrored input;
 `predict_dataset` does it for the rows of a `LiftingDataset`.
 """
@@ -10,54 +11,59 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
 from models.lifter import Lifter
 from pose3d.config import LifterConfig, from_dict
-from pose3d.lifting import LiftingDataset, mirror_geometry, mirror_kp2d, mirror_pose3d
-from pose3d.normalization import NormStats, denormalize_3d, normalize_2d
+from pose3d.lifting.dataset import LiftingDataset
+from pose3d.lifting.geometry import mirror_geometry
+from pose3d.lifting.mirror import mirror_kp2d, mirror_pose3d
+from pose3d.lifting.normalization import NormStats, denormalize_3d, normalize_2d
+from tasks.engine import CheckpointError, load_checkpoint
 
 
 @dataclass
 class LoadedLifter:
-    """A lifter rebuilt from a checkpoint, in eval mode, with what it needs to run."""
+    """A lifter rebuilt from a checkpoint, in eval mode on its device, with what it needs to
+    run: the normalisation statistics and the flip test that training chose."""
 
     model: Lifter
     stats: NormStats
-    train_config: dict[str, Any]
+    flip_test: bool = False
 
 
-def load_lifter(path: str | Path, num_joints: int | None = None) -> LoadedLifter:
-    """Rebuild a lifter from a checkpoint. Raises ValueError when it was made for another
-    number of joints than `num_joints` (if given), FileNotFoundError when missing."""
+def load_lifter(
+    path: str | Path, num_joints: int | None = None, device: torch.device | None = None
+) -> LoadedLifter:
+    """Rebuild a lifter from a checkpoint on `device` (default cpu). Raises FileNotFoundError
+    when it is missing, CheckpointError naming the file when it cannot be read, ValueError when
+    it was made for another number of joints than `num_joints` (if given)."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: lifter checkpoint not found")
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    for key in ("model", "model_config", "stats"):
-        if key not in state:
-            raise ValueError(f"{path}: not a lifter checkpoint (no {key!r})")
-    cfg = from_dict(LifterConfig, state["model_config"], "model_config")
+    state = load_checkpoint(path, ("model", "config", "stats"))
+    try:
+        cfg = from_dict(LifterConfig, state["config"], "config")
+    except ValueError as err:
+        raise CheckpointError(f"{path}: not a lifter checkpoint ({err})") from err
     if num_joints is not None and cfg.num_joints != num_joints:
         raise ValueError(
             f"{path}: checkpoint was trained for {cfg.num_joints} joints, the data has {num_joints}"
         )
     model = Lifter(cfg)
     model.load_state_dict(state["model"])
-    model.eval()
-    train_config = state.get("fingerprint", {}).get("train_lifter", {})
-    return LoadedLifter(model, NormStats.from_dict(state["stats"]), train_config)
+    model.to(device or torch.device("cpu")).eval()
+    flip_test = bool(state.get("extra", {}).get("flip_test", False))
+    return LoadedLifter(model, NormStats.from_dict(state["stats"]), flip_test)
 
 
 @torch.no_grad()
 def _run(model: Lifter, x: np.ndarray, batch_size: int) -> np.ndarray:
     model.eval()
+    device = next(model.parameters()).device
     xt = torch.from_numpy(x)
-    out = [model(xt[i : i + batch_size]) for i in range(0, len(xt), batch_size)]
-    return torch.cat(out).numpy() if out else np.zeros((0, model.out_dim), np.float32)
+    out = [model(xt[i : i + batch_size].to(device)) for i in range(0, len(xt), batch_size)]
+    return torch.cat(out).cpu().numpy() if out else np.zeros((0, model.out_dim), np.float32)
 
 
 def predict_lifter(
@@ -65,13 +71,13 @@ def predict_lifter(
     kp2d_px: np.ndarray,
     image_wh_px: np.ndarray,
     principal_px: np.ndarray | None = None,
-    flip_test: bool = False,
+    flip_test: bool | None = None,
     batch_size: int = 8192,
     geometry: np.ndarray | None = None,
 ) -> np.ndarray:
     """2D keypoints -> root-relative camera-frame 3D in mm (root at 0).
 
-    With `flip_test` the prediction is averaged with the un-mirrored prediction of the input
+    With `flip_test` (None: the lifter's own choice from training) the prediction is averaged with the un-mirrored prediction of the input
     mirrored about ``principal_px`` (the image centre when None). A lifter with the floor input
     needs the rows' view `geometry` (ValueError without it). Shapes: kp2d_px (N, J, 2),
     image_wh_px (N, 2), principal_px (N, 2) or None, geometry (N, G) or None -> (N, J, 3).
@@ -85,7 +91,7 @@ def predict_lifter(
         _run(lifter.model, normalize_2d(kp2d_px, image_wh_px, stats, geometry), batch_size),
         stats,
     )
-    if not flip_test:
+    if not (lifter.flip_test if flip_test is None else flip_test):
         return pred
     centre = np.asarray(image_wh_px, np.float64) / 2.0 if principal_px is None else principal_px
     geometry_m = None if geometry is None else mirror_geometry(geometry)
@@ -94,8 +100,11 @@ def predict_lifter(
     return 0.5 * (pred + pred_m)
 
 
-def predict_dataset(lifter: LoadedLifter, data: LiftingDataset, flip_test: bool) -> np.ndarray:
-    """`predict_lifter` on the rows of `data`. Shapes: -> (len(data), J, 3)."""
+def predict_dataset(
+    lifter: LoadedLifter, data: LiftingDataset, flip_test: bool | None = None
+) -> np.ndarray:
+    """`predict_lifter` on the rows of `data` (flip test: the lifter's own unless given).
+    Shapes: -> (len(data), J, 3)."""
     return predict_lifter(
         lifter, data.kp2d_px, data.image_wh_px, data.principal_px, flip_test,
         geometry=data.geometry,

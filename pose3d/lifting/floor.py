@@ -9,7 +9,7 @@ optional floor input (``train_lifter.model.floor_input``) is, for each ankle, th
     1 / Z = (r . up) / (ANKLE_HEIGHT_MM - camera height),   r = ((u - c) / f undistorted, 1)
 
 with ``up`` the world's up direction in the camera frame and the camera height above the floor
-from the row's view geometry (`pose3d.lifting.GEOMETRY_COLUMNS`). The inverse depth is finite for
+from the row's view geometry (`pose3d.lifting.geometry.GEOMETRY_COLUMNS`). The inverse depth is finite for
 every ray: a ray that never meets the floor (at or above the horizon) gives 0 or a negative value
 rather than an infinite depth. A raised foot reads as farther away; the network learns how far to
 trust it. NaN where the ankle or the geometry is missing.
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pose3d.lifting import Geometry, project_rows
+from pose3d.lifting.geometry import Geometry, project_rows
 
 FLOOR_JOINTS = (3, 6)  # RAnkle, LAnkle (H36M-17)
 ANKLE_HEIGHT_MM = 100.0  # an ankle joint of a foot flat on the floor: about this high
@@ -28,7 +28,7 @@ UNDISTORT_ITERATIONS = 20
 
 def undistort(kp2d_px: np.ndarray, geo: Geometry) -> np.ndarray:
     """Distorted pixels -> normalised image coordinates (x/z, y/z): the inverse of
-    `pose3d.lifting.project_rows` (Human3.6M's radial and tangential model), found by iterating
+    `pose3d.lifting.geometry.project_rows` (Human3.6M's radial and tangential model), found by iterating
     ``xy += (kp - project(xy, 1)) / f`` from the undistorted guess (to well below 1e-6 for
     Human3.6M's lenses). Shapes: kp2d_px (N, J, 2), geo of N rows -> (N, J, 2)."""
     kp = np.asarray(kp2d_px, np.float64)

@@ -1,7 +1,7 @@
 """Geometric augmentation of lifting rows: new bodies and new viewpoints seen by the real camera.
 
 Each augmented row starts from a training row (root-relative 3D in the camera frame, its root's
-camera-frame position and its camera's intrinsics, see `pose3d.lifting.GEOMETRY_COLUMNS`):
+camera-frame position and its camera's intrinsics, see `pose3d.lifting.geometry.GEOMETRY_COLUMNS`):
 1. body: every bone of the 17-joint tree is scaled by ``exp(b + e)``, with ``b ~ N(0, body_scale)``
    for the whole body and ``e ~ N(0, bone_scale)`` per bone, the same for a left bone and its
    right twin, and the pose is rebuilt from the root outwards (directions kept, lengths
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pose3d.lifting import Geometry, project_rows
+from pose3d.lifting.geometry import Geometry, project_rows
 from pose3d.skeleton import H36M17_LR_PAIRS, H36M17_PARENTS
 
 MIN_DEPTH_MM = 100.0

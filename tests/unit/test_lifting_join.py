@@ -7,7 +7,7 @@ import pytest
 from pose3d.camera import Camera
 from pose3d.frames import frames_table
 from pose3d.keypoints import KeypointRows, keypoints_table
-from pose3d.lifting_tables import Selection, lifting_from_tables, select_frames
+from pose3d.lifting.join import Selection, lifting_from_tables, select_frames
 
 
 def _frames(n: int = 4) -> pa.Table:

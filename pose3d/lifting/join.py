@@ -1,27 +1,27 @@
 """Lifting datasets from the pipeline's tables: extracted frames joined with a keypoint cache.
 
 The frames table (``extract``) gives the root-relative camera-frame 3D and the frame identity;
-the keypoint cache (``import_keypoints``, or a 2D model's inference) gives the 2D input. Rows are
+the keypoint cache (``import_keypoints``, or a 2D model's inference) gives the 2D input; the
+cameras that ``extract`` copied (Human3.6M only: the challenge gives none) give each row's view
+geometry. Rows are
 joined on the identity columns (dataset, split, subject, action, camera, frame); frames without a
 3D pose (the challenge's Test split) or without keypoints are left out and counted.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from pose3d.camera import Camera
-from pose3d.formats.h36m import read_cameras
 from pose3d.frames import frames_arrays
 from pose3d.keypoints import IDENTITY_COLUMNS, keypoints_to_arrays, match_rows
-from pose3d.lifting import GEOMETRY_COLUMNS, LiftingDataset, view_geometry
+from pose3d.lifting.dataset import LiftingDataset
+from pose3d.lifting.geometry import GEOMETRY_COLUMNS, view_geometry
 from pose3d.skeleton import NUM_JOINTS
 
 DATASETS = ("challenge", "h36m")
@@ -63,11 +63,6 @@ def select_frames(frames: pa.Table, sel: Selection, where: str) -> pa.Table:
     return with_pose
 
 
-def read_lifting_cameras(path: str | os.PathLike[str]) -> dict[tuple[str, str], Camera]:
-    """{(subject, camera id): Camera} from a ``cameras.h5``; an absent file gives {}."""
-    return read_cameras(path) if Path(path).is_file() else {}
-
-
 def lifting_from_tables(
     frames: pa.Table,
     keypoints: pa.Table,
@@ -105,5 +100,7 @@ def lifting_from_tables(
         image_wh_px=size,
         principal_px=pp,
         geometry=geometry,
+        frame=fr["frame"].astype(np.int64),
+        image_path=np.array(["" if p is None else str(p) for p in fr["image_path"]], dtype=object),
     )
     return data, frames.num_rows - len(li)

@@ -1,0 +1,123 @@
+"""Two runs of the served `pipeline/dvc-repro` deployment started together both finish, one after
+the other, against a real Prefect server (about 30 s on 2 cores)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+DEADLINE_S = 120.0
+T = TypeVar("T")
+
+
+def _wait(what: str, ready: Callable[[], T | None], deadline: float) -> T:
+    """Poll `ready` until it returns something truthy (exceptions count as not yet)."""
+    while True:
+        try:
+            found = ready()
+        except Exception:
+            found = None
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.3)
+
+
+def _health(api: str) -> bool:
+    with urllib.request.urlopen(f"{api}/health", timeout=1) as response:
+        return bool(response.status == 200)
+
+
+@pytest.fixture()
+def served(tmp_path: Path) -> Iterator[str]:
+    """A Prefect server and `python -m flows.serve` in a DVC repository whose one stage sleeps
+    3 s and always reruns; yields the API URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    api = f"http://127.0.0.1:{port}/api"
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env |= {
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_RUNNER_POLL_FREQUENCY": "1",
+        "DVC_NO_ANALYTICS": "1",
+        "PYTHONPATH": str(ROOT),
+    }
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    dvc = Path(sys.executable).with_name("dvc")
+    subprocess.run([str(dvc), "init", "--no-scm", "-q"], cwd=repo, env=env, check=True)
+    sleep = f'{sys.executable} -c "import time; time.sleep(3)"'
+    (repo / "dvc.yaml").write_text(
+        f"stages:\n  wait:\n    cmd: {sleep}\n    always_changed: true\n"
+    )
+    logs = (tmp_path / "server.log").open("w"), (tmp_path / "serve.log").open("w")
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
+            + ["--port", str(port)],
+            env=env,
+            stdout=logs[0],
+            stderr=subprocess.STDOUT,
+        )
+    ]
+    try:
+        _wait("the Prefect server", lambda: _health(api), time.monotonic() + 60)
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "flows.serve"],
+                cwd=repo,
+                env=env | {"PREFECT_API_URL": api},
+                stdout=logs[1],
+                stderr=subprocess.STDOUT,
+            )
+        )
+        yield api
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        for log in logs:
+            log.close()
+
+
+def test_two_runs_started_together_queue_and_both_finish(served: str) -> None:
+    deadline = time.monotonic() + DEADLINE_S
+    with temporary_settings({PREFECT_API_URL: served}), get_client(sync_client=True) as client:
+        deployment = _wait(
+            "the deployment",
+            lambda: client.read_deployment_by_name("pipeline/dvc-repro"),
+            deadline,
+        )
+        assert deployment.global_concurrency_limit is not None
+        assert deployment.global_concurrency_limit.limit == 1
+        ids = [client.create_flow_run_from_deployment(deployment.id).id for _ in range(2)]
+
+        def finished() -> list[FlowRun] | None:
+            runs = [client.read_flow_run(i) for i in ids]
+            return runs if all(r.state is not None and r.state.is_final() for r in runs) else None
+
+        runs = _wait("both runs to finish", finished, deadline)
+    assert [r.state.type for r in runs] == [StateType.COMPLETED] * 2, [r.state for r in runs]
+    first, second = sorted(runs, key=lambda r: r.start_time)
+    assert first.end_time is not None and second.start_time >= first.end_time

@@ -1,0 +1,70 @@
+"""The `lifting` stage on tiny tables: the task through `.fn()`, the flow under the session's
+Prefect test harness, and what reaches the lifter on the challenge's route."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+import yaml
+
+from flows.lifting import lifting_flow
+from pose3d.config import apply_overrides, load_params, load_raw
+from pose3d.frames import frames_table, write_frames
+from tasks.import_keypoints import import_gt
+from tasks.lifting import build_lifting_task
+from tasks.lifting_rows import load_part
+
+
+def _extract(folder: Path) -> None:
+    """challenge.parquet: Train 6 images, Val 4 images (one without 2D); an empty h36m table."""
+    rng = np.random.default_rng(0)
+    tables = []
+    for split, n in (("Train", 6), ("Val", 4)):
+        kp = rng.normal(160, 30, (n, 17, 2))
+        if split == "Val":
+            kp[3] = np.nan  # no 2D: left out of the join
+        tables.append(frames_table(
+            dataset="challenge", split=split, subject="", action="", camera="",
+            frame=np.arange(1, n + 1), image_width=320, image_height=320, kp2d_px=kp,
+            pose3d_cam_mm=rng.normal(0, 200, (n, 17, 3)),
+            root_cam_mm=rng.normal(0, 100, (n, 3)) + [0, 0, 5000],  # the sidecar's: not used
+        ))  # fmt: skip
+    write_frames(pa.concat_tables(tables), folder / "challenge.parquet", source={}, producer={})
+
+
+@pytest.fixture()
+def params_file(repo_root: Path, tmp_path: Path) -> Path:
+    _extract(tmp_path / "extract")
+    import_gt(tmp_path / "extract", tmp_path / "kp" / "gt.parquet")
+    raw = apply_overrides(load_raw(repo_root / "params.yaml"), [
+        f"paths.extract={tmp_path / 'extract'}", f"paths.lifting={tmp_path / 'lifting'}",
+        f"lifting.keypoints={tmp_path / 'kp' / 'gt.parquet'}",
+    ])  # fmt: skip
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_task_joins_once_and_gives_the_challenge_no_camera(params_file: Path) -> None:
+    params = load_params(params_file)
+    summary = build_lifting_task.fn(params.lifting, params.paths.extract, params.paths.lifting)
+    assert summary["parts"] == {
+        "train": {"rows": 6, "rows_with_camera": 0},
+        "test": {"rows": 3, "rows_with_camera": 0},
+    }
+    test = load_part(params.paths.lifting, "test")
+    assert len(test) == 3 and list(test.frame) == [1, 2, 3]
+    assert test.geometry is not None and np.isnan(test.geometry).all()  # no _labels camera
+    np.testing.assert_array_equal(test.principal_px, np.full((3, 2), 160.0))  # image centre
+    with pytest.raises(FileNotFoundError, match="run the `lifting` stage first"):
+        load_part(Path(params.paths.lifting) / "absent", "train")
+
+
+def test_flow_runs_under_prefect(params_file: Path, prefect_harness: None) -> None:
+    summary = lifting_flow(params_path=str(params_file), overrides=[])
+    assert summary["parts"]["train"]["rows"] == 6
+    with pytest.raises(FileNotFoundError, match="no keypoint cache at lifting.keypoints"):
+        lifting_flow(params_path=str(params_file), overrides=["lifting.keypoints=absent.parquet"])

@@ -1,0 +1,47 @@
+"""Every stage's command line: `--help` says what it reads and writes, and bad params are one
+line naming the key, the value and where it came from, before Prefect or torch start."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+STAGES = ["generate", "extract", "import_keypoints", "lifting", "train_lifter", "evaluate",
+          "ablation"]  # fmt: skip
+
+
+def _run(repo_root: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, *args], cwd=repo_root, capture_output=True, text=True,
+                          timeout=60)  # fmt: skip
+    return proc, time.perf_counter() - t0
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_help_names_inputs_outputs_and_params(repo_root: Path, stage: str) -> None:
+    proc, seconds = _run(repo_root, "-m", f"flows.{stage}", "--help")
+    assert proc.returncode == 0, proc.stderr
+    for word in ("reads:", "writes:", "params:", f"dvc repro {stage}"):
+        assert word in proc.stdout
+    assert seconds < 5  # about 0.2 s alone; Prefect and torch alone would take several
+
+
+def test_bad_params_are_one_line_before_anything_starts(repo_root: Path) -> None:
+    proc, seconds = _run(repo_root, "-m", "flows.train_lifter", "--set", "lifting.dataset=h37m")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        "train_lifter: bad params: --set lifting.dataset=h37m: lifting.dataset: expected one of "
+        "('challenge', 'h36m'), got 'h37m'"
+    )
+    assert seconds < 5
+    proc, _ = _run(repo_root, "-m", "flows.evaluate", "--set", "train_lifter.lr=fast")
+    assert proc.returncode == 2 and "--set train_lifter.lr=fast: train_lifter.lr" in proc.stderr
+    proc, _ = _run(repo_root, "-m", "flows.evaluate", "--set", "train_lifter.speed=1")
+    assert proc.returncode == 2 and "train_lifter.speed" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    proc, _ = _run(repo_root, "-m", "flows.evaluate", "--params", "absent.yaml")
+    assert proc.returncode == 2 and "absent.yaml: params file not found" in proc.stderr
