@@ -1,0 +1,193 @@
+"""Crop-and-resize (CR) of a person box to the 2D network's input, and its inverse (ICR).
+
+A detection box becomes a square centred on it (`crop_box`), whose side is the box's longest
+side times ``1 + margin``; the square is mapped onto an ``out_size x out_size`` crop by a 2x3
+affine (`crop_transform`), optionally rotated and scaled about the square's centre for training
+(`CropJitter`). Keypoints go into the crop with `to_crop` and back to the image with `from_crop`
+(ICR); `crop_image` resamples the image with OpenCV, padding with a constant where the square
+leaves the image. The "w.o. CR" variant resizes the whole image: `full_image_square` gives the
+square that holds it (centred, letterboxed), and the same CR/ICR apply.
+
+Pixel convention (OpenCV's): integer coordinates are pixel centres, pixel ``i`` covers
+``[i - 0.5, i + 0.5]``. A square ``(cx, cy, side)`` covers ``[cx - side/2, cx + side/2]`` and
+maps edge to edge onto the crop's ``[-0.5, out_size - 0.5]``, so its centre lands on the crop's
+centre ``(out_size - 1) / 2``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Square:
+    """A square region of an image, in image pixels: centre (cx, cy) and side length."""
+
+    cx: float
+    cy: float
+    side: float
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.cx) and math.isfinite(self.cy)):
+            raise ValueError(f"square centre ({self.cx}, {self.cy}): expected finite numbers")
+        if not (math.isfinite(self.side) and self.side > 0):
+            raise ValueError(f"square side {self.side}: expected a finite number > 0")
+
+
+@dataclass(frozen=True)
+class CropJitter:
+    """Training jitter of a crop, about the square's centre: the crop's content appears turned
+    counter-clockwise by `rotate_deg` degrees, and the square's side is multiplied by `scale`
+    (``scale > 1`` takes in more of the image, so the person looks smaller)."""
+
+    rotate_deg: float = 0.0
+    scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.scale) and self.scale > 0):
+            raise ValueError(f"jitter scale {self.scale}: expected a finite number > 0")
+        if not math.isfinite(self.rotate_deg):
+            raise ValueError(f"jitter rotate_deg {self.rotate_deg}: expected a finite number")
+
+
+NO_JITTER = CropJitter()
+
+
+def _check_out_size(out_size: int) -> None:
+    if not isinstance(out_size, int | np.integer) or out_size <= 0:
+        raise ValueError(f"out_size {out_size!r}: expected a positive integer")
+
+
+def crop_box(box_xyxy_px: np.ndarray, margin: float = 0.25) -> Square:
+    """The square centred on a box, of side ``max(width, height) * (1 + margin)``.
+
+    Shapes: box_xyxy_px (4,) as (x0, y0, x1, y1) px -> Square.
+    """
+    box = np.asarray(box_xyxy_px, dtype=np.float64)
+    if box.shape != (4,) or not np.all(np.isfinite(box)):
+        raise ValueError(f"box_xyxy_px {box_xyxy_px!r}: expected 4 finite numbers (x0, y0, x1, y1)")
+    width, height = box[2] - box[0], box[3] - box[1]
+    if width <= 0 or height <= 0:
+        raise ValueError(f"box_xyxy_px {box.tolist()}: expected x1 > x0 and y1 > y0 (zero size)")
+    if not (math.isfinite(margin) and margin > -1.0):
+        raise ValueError(f"margin {margin}: expected a finite number > -1")
+    side = max(width, height) * (1.0 + margin)
+    return Square(float((box[0] + box[2]) / 2), float((box[1] + box[3]) / 2), float(side))
+
+
+def full_image_square(width: int, height: int) -> Square:
+    """The square that holds a whole ``width x height`` image, centred on it (the "w.o. CR"
+    variant: the image is resized as a whole, letterboxed along its shorter side)."""
+    if width <= 0 or height <= 0:
+        raise ValueError(f"image size width={width}, height={height}: expected both > 0")
+    return Square((width - 1) / 2, (height - 1) / 2, float(max(width, height)))
+
+
+def crop_transform(square: Square, out_size: int, jitter: CropJitter = NO_JITTER) -> np.ndarray:
+    """The affine from image pixels to crop pixels: ``q = A (p - c) + o`` with ``c`` the square's
+    centre, ``o`` the crop's centre and ``A = out_size / (side * scale) * R(rotate_deg)``.
+
+    Shapes: -> (2, 3) float64, applied as ``q = M[:, :2] @ p + M[:, 2]``.
+    """
+    _check_out_size(out_size)
+    zoom = out_size / (square.side * jitter.scale)
+    theta = math.radians(jitter.rotate_deg)
+    cos, sin = math.cos(theta) * zoom, math.sin(theta) * zoom
+    # y points down in images: (x, y) -> (x cos + y sin, -x sin + y cos) turns content
+    # counter-clockwise on screen (a point right of the centre moves up).
+    linear = np.array([[cos, sin], [-sin, cos]])
+    centre_out = (out_size - 1) / 2
+    shift = np.array([centre_out, centre_out]) - linear @ np.array([square.cx, square.cy])
+    return np.concatenate([linear, shift[:, None]], axis=1)
+
+
+def invert_affine(affine: np.ndarray) -> np.ndarray:
+    """The inverse of 2x3 affines. Shapes: (..., 2, 3) -> (..., 2, 3)."""
+    affine = np.asarray(affine, dtype=np.float64)
+    if affine.shape[-2:] != (2, 3):
+        raise ValueError(f"affine: expected shape (..., 2, 3), got {affine.shape}")
+    linear_inv = np.linalg.inv(affine[..., :2])
+    shift = -np.einsum("...ij,...j->...i", linear_inv, affine[..., 2])
+    return np.concatenate([linear_inv, shift[..., None]], axis=-1)
+
+
+def apply_affine(points: np.ndarray, affine: np.ndarray) -> np.ndarray:
+    """Map points by 2x3 affines; one affine per leading index or one for all.
+
+    Shapes: points (N, J, 2) with affine (N, 2, 3) or (2, 3); or points (J, 2) with (2, 3)
+    -> same shape as points.
+    """
+    points = np.asarray(points, dtype=np.float64)
+    affine = np.asarray(affine, dtype=np.float64)
+    if points.shape[-1] != 2 or points.ndim < 2:
+        raise ValueError(f"points: expected shape (..., J, 2), got {points.shape}")
+    if affine.shape[-2:] != (2, 3) or affine.ndim not in (2, points.ndim):
+        raise ValueError(f"affine: expected (2, 3) or one per pose, got {affine.shape}")
+    linear = np.swapaxes(affine[..., :2], -1, -2)
+    return points @ linear + affine[..., None, :, 2]
+
+
+def to_crop(points_px: np.ndarray, affine: np.ndarray) -> np.ndarray:
+    """CR of keypoints: image px -> crop px, `affine` from `crop_transform`.
+
+    Shapes: (N, J, 2) or (J, 2) px -> same shape, crop px.
+    """
+    return apply_affine(points_px, affine)
+
+
+def from_crop(points_crop_px: np.ndarray, affine: np.ndarray) -> np.ndarray:
+    """ICR of keypoints: crop px -> image px, `affine` the image-to-crop one of `crop_transform`.
+
+    Shapes: (N, J, 2) or (J, 2) crop px -> same shape, image px.
+    """
+    return apply_affine(points_crop_px, invert_affine(affine))
+
+
+def crop_image(
+    image: np.ndarray,
+    square: Square,
+    out_size: int,
+    jitter: CropJitter = NO_JITTER,
+    fill: float = 0.0,
+) -> np.ndarray:
+    """Resample the square (bilinear) into an ``out_size x out_size`` crop; where the square
+    leaves the image the crop holds `fill`.
+
+    Shapes: image (H, W) or (H, W, C) -> (out_size, out_size) or (out_size, out_size, C), same dtype.
+    """
+    image = np.asarray(image)
+    if image.ndim not in (2, 3) or image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError(
+            f"image: expected a non-empty (H, W) or (H, W, C) array, got {image.shape}"
+        )
+    affine = crop_transform(square, out_size, jitter)
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    out = cv2.warpAffine(
+        image,
+        affine,
+        (out_size, out_size),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=(fill,) * min(channels, 4),
+    )
+    if image.ndim == 3 and out.ndim == 2:  # OpenCV drops a trailing axis of length 1
+        out = out[:, :, None]
+    return out
+
+
+def sample_jitter(
+    rng: np.random.Generator, max_rotate_deg: float = 30.0, max_log2_scale: float = 0.25
+) -> CropJitter:
+    """A random training jitter: rotation uniform in ``[-max_rotate_deg, max_rotate_deg]``,
+    scale ``2 ** u`` with ``u`` uniform in ``[-max_log2_scale, max_log2_scale]``."""
+    if max_rotate_deg < 0 or max_log2_scale < 0:
+        raise ValueError(
+            f"max_rotate_deg {max_rotate_deg}, max_log2_scale {max_log2_scale}: expected >= 0"
+        )
+    rotate = float(rng.uniform(-max_rotate_deg, max_rotate_deg))
+    scale = float(2.0 ** rng.uniform(-max_log2_scale, max_log2_scale))
+    return CropJitter(rotate_deg=rotate, scale=scale)
