@@ -79,7 +79,7 @@ def train_transform(cfg: DetectorConfig) -> v2.Compose:
     """The training augmentation of `cfg.augment`, for (image, target) pairs as made by
     `detection_sample`; boxes stay XYXY pixels inside the image, degenerate ones are dropped
     with their labels."""
-    steps: list[v2.Transform] = []
+    steps: list[v2.Transform] = [v2.ToImage()]
     if cfg.augment == "ssd":
         fill: dict[Any, Any] = {tv_tensors.Image: MEAN_FILL_RGB, "others": 0}
         steps += [v2.RandomPhotometricDistort(p=1.0), v2.RandomZoomOut(fill=fill)]
@@ -94,8 +94,9 @@ def train_transform(cfg: DetectorConfig) -> v2.Compose:
 
 
 def eval_transform() -> v2.Compose:
-    """Image to float in [0, 1]; the detector resizes and normalises by itself."""
-    return v2.Compose([v2.ToDtype(torch.float32, scale=True)])
+    """Image (uint8 tensor, PIL or (H, W, 3) array) to a float Image in [0, 1]; the detector
+    resizes and normalises by itself."""
+    return v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])
 
 
 def detection_sample(

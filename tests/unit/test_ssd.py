@@ -120,6 +120,8 @@ def test_eval_transform_scales_to_float() -> None:
     image, _ = detection_sample(np.full((4, 5, 3), 255, dtype=np.uint8), np.zeros((0, 4)))
     out = eval_transform()(image)
     assert out.shape == (3, 4, 5) and out.dtype == torch.float32 and float(out.max()) == 1.0
+    from_array = eval_transform()(np.full((4, 5, 3), 255, dtype=np.uint8))
+    assert from_array.shape == (3, 4, 5) and float(from_array.min()) == 1.0
 
 
 def test_best_person_box_picks_the_highest_scoring_person() -> None:
