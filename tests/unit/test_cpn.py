@@ -3,8 +3,6 @@ channels_last and bfloat16 autocast. Small: ResNet-18 on 64 x 64 crops, batch 2.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 import torch
@@ -16,14 +14,7 @@ from pose3d.heatmaps import gaussian_heatmaps
 SMALL = CPNConfig(backbone="resnet18", input_size=64, channels=32, refine_depth=1)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    """One thread: these tiny convolutions gain little from a second one, and OpenMP threads
-    waiting for a core that another process holds spin (measured 4x slower on 2 busy cores)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def _batch(cfg: CPNConfig, n: int = 2, seed: int = 0):
