@@ -19,6 +19,7 @@ __all__ = [  # the sections, and the machinery of pose3d.config_io re-exported
     "AblationConfig",
     "AugmentConfig",
     "CameraSpec",
+    "CRConfig",
     "ConfigError",
     "DATASETS",
     "DEVICES",
@@ -27,10 +28,13 @@ __all__ = [  # the sections, and the machinery of pose3d.config_io re-exported
     "ExtractConfig",
     "GenerateConfig",
     "ImportKeypointsConfig",
+    "Infer2DConfig",
     "LifterConfig",
     "LiftingConfig",
     "Params",
     "PathsConfig",
+    "TrainCPNConfig",
+    "TrainDetectorConfig",
     "TrainLifterConfig",
     "apply_overrides",
     "from_dict",
@@ -50,6 +54,9 @@ class PathsConfig:
     generate: str  # output folder of `generate`
     extract: str  # output folder of `extract`
     import_keypoints: str  # output folder of `import_keypoints` (the keypoint cache)
+    train_detector: str  # output folder of `train_detector` (the SSD checkpoint, metrics)
+    train_cpn: str  # output folder of `train_cpn` (the CPN checkpoint, metrics)
+    infer_2d: str  # output folder of `infer_2d` (the detected keypoint caches)
     lifting: str  # output folder of `lifting` (the lifter's train/test rows)
     train_lifter: str  # output folder of `train_lifter`
     evaluate: str  # output folder of `evaluate`
@@ -145,6 +152,159 @@ class ImportKeypointsConfig:
             raise ConfigError("import_keypoints.npz_path: empty, but sources lists 'npz'")
         if self.npz_frame_stride < 1:
             raise ConfigError(f"import_keypoints.npz_frame_stride: {self.npz_frame_stride} < 1")
+
+
+DETECTOR_ARCHS = ("ssdlite320_mobilenet_v3_large", "ssd300_vgg16")
+CPN_BACKBONES = ("resnet18", "resnet50")
+
+
+def _check_2d_subjects(section: str, subjects: Sequence[str], heldout: Sequence[str]) -> None:
+    if not subjects:
+        raise ConfigError(f"{section}.subjects: expected a non-empty list of training subjects")
+    both = sorted(set(subjects) & set(heldout))
+    if both:
+        raise ConfigError(f"{section}: subjects {both} are both trained on and held out")
+
+
+def _check_training(section: str, epochs: int, batch_size: int, lr: float) -> None:
+    if epochs < 1 or batch_size < 2 or lr <= 0:
+        raise ConfigError(
+            f"{section}: need epochs >= 1, batch_size >= 2, lr > 0; got {epochs}, {batch_size}, {lr}"
+        )
+
+
+@dataclass(frozen=True)
+class TrainDetectorConfig:
+    """The person detector (torchvision SSD, models.ssd), trained on the Human3.6M-layout frames
+    of `subjects` with their boxes; evaluated on the frames of `heldout_subjects` and on the
+    challenge splits `eval_splits` (boxes from their labels)."""
+
+    arch: str  # "ssdlite320_mobilenet_v3_large" (CPU default) | "ssd300_vgg16" (the paper's)
+    image_size: int  # the detector's input side in px (0 = the architecture's own: 320 / 300)
+    augment: str  # "ssd" (photometric, zoom out, IoU crop, flip) | "ssdlite" (IoU crop, flip)
+    subjects: tuple[str, ...]  # Human3.6M-layout subjects whose frames it trains on
+    heldout_subjects: tuple[str, ...]  # frames it is evaluated on, never trained on
+    eval_splits: tuple[str, ...]  # challenge splits scored with their label boxes
+    max_images: int  # training frames used (0 = all; else an even sample)
+    epochs: int
+    batch_size: int
+    lr: float  # peak learning rate (AdamW, cosine decay after a warm-up)
+    weight_decay: float
+    score_thresh: float  # detections kept by the model
+    channels_last: bool  # NHWC convolutions (faster on CPUs with oneDNN)
+
+    def __post_init__(self) -> None:
+        if self.arch not in DETECTOR_ARCHS:
+            raise ConfigError(
+                f"train_detector.arch: expected one of {DETECTOR_ARCHS}, got {self.arch!r}"
+            )
+        if self.augment not in ("ssd", "ssdlite"):
+            raise ConfigError(
+                f"train_detector.augment: expected ssd | ssdlite, got {self.augment!r}"
+            )
+        if self.image_size != 0 and self.image_size < 64:
+            raise ConfigError(
+                f"train_detector.image_size: expected 0 or >= 64, got {self.image_size}"
+            )
+        if self.max_images < 0 or not 0.0 <= self.score_thresh < 1.0:
+            raise ConfigError("train_detector: need max_images >= 0 and 0 <= score_thresh < 1")
+        _check_2d_subjects("train_detector", self.subjects, self.heldout_subjects)
+        _check_training("train_detector", self.epochs, self.batch_size, self.lr)
+
+
+@dataclass(frozen=True)
+class TrainCPNConfig:
+    """The Cascaded Pyramid Network (models.cpn), trained through crop-and-resize (`cr`) on the
+    Human3.6M-layout frames of `subjects` with ground-truth boxes and jitter; evaluated on the
+    frames of `heldout_subjects` (pixel error and PCK in the original image)."""
+
+    backbone: str  # "resnet18" (CPU default) | "resnet50" (the paper's)
+    input_size: int  # crop side in px, a multiple of 32 (the paper: 224)
+    channels: int  # GlobalNet's pyramid channels (the paper: 256)
+    subjects: tuple[str, ...]
+    heldout_subjects: tuple[str, ...]
+    max_images: int  # training frames used (0 = all; else an even sample)
+    epochs: int
+    batch_size: int
+    lr: float  # peak learning rate (AdamW, cosine decay after a warm-up)
+    weight_decay: float
+    rotate_deg: float  # jitter: rotation uniform in [-r, r]
+    log2_scale: float  # jitter: square side times 2**u, u uniform in [-s, s]
+    flip: bool  # jitter: mirror half the crops (left/right joints swapped)
+    flip_test: bool  # inference: average with the mirrored crop's heatmaps
+    bf16: bool  # bfloat16 autocast where the device has it natively (losses in float32)
+    channels_last: bool  # NHWC convolutions
+
+    def __post_init__(self) -> None:
+        if self.backbone not in CPN_BACKBONES:
+            raise ConfigError(
+                f"train_cpn.backbone: expected one of {CPN_BACKBONES}, got {self.backbone!r}"
+            )
+        if self.input_size < 64 or self.input_size % 32:
+            raise ConfigError(
+                f"train_cpn.input_size: expected a multiple of 32 >= 64, got {self.input_size}"
+            )
+        if self.channels < 8 or self.max_images < 0 or self.rotate_deg < 0 or self.log2_scale < 0:
+            raise ConfigError(
+                "train_cpn: need channels >= 8, max_images >= 0, rotate_deg >= 0, log2_scale >= 0"
+            )
+        _check_2d_subjects("train_cpn", self.subjects, self.heldout_subjects)
+        _check_training("train_cpn", self.epochs, self.batch_size, self.lr)
+
+
+@dataclass(frozen=True)
+class CRConfig:
+    """Crop-and-resize (pose3d.crop): the square around a person box that the CPN sees."""
+
+    margin: float  # square side = the box's longest side x (1 + margin)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.margin <= 2.0:
+            raise ConfigError(f"cr.margin: expected 0..2, got {self.margin}")
+
+
+INFER_VARIANTS = ("cr", "full")
+RUNNERS = ("threads", "dask")
+
+
+@dataclass(frozen=True)
+class Infer2DConfig:
+    """Batch 2D inference over challenge images into keypoint caches (``<variant>.parquet``):
+    ``cr`` detects the person, crops the square around the best box and maps the CPN's
+    keypoints back (ICR); ``full`` feeds the whole image, resized (the paper's "w.o. CR")."""
+
+    splits: tuple[str, ...]  # challenge splits to run on
+    variants: tuple[str, ...]  # any of "cr", "full"; one cache each
+    batch_size: int  # images per forward pass
+    shard_size: int  # images per shard (each written atomically; a rerun skips finished ones)
+    loader_workers: int  # processes decoding images ahead of the networks (0 = in the main one)
+    min_person_score: float  # best box below this: no person (fallback: the whole image, flagged)
+    max_pixels: int  # images with more pixels are refused by name (decompression bombs)
+    runner: str  # "threads" (one process) | "dask" (prefect-dask: shards over Dask workers)
+    dask_address: str  # "" = a LocalCluster of `dask_workers` workers; else a scheduler address
+    dask_workers: int
+
+    def __post_init__(self) -> None:
+        bad = [v for v in self.variants if v not in INFER_VARIANTS]
+        if bad or not self.variants or len(set(self.variants)) != len(self.variants):
+            raise ConfigError(
+                f"infer_2d.variants: expected distinct values of {INFER_VARIANTS}, got {list(self.variants)}"
+            )
+        if not self.splits:
+            raise ConfigError("infer_2d.splits: expected a non-empty list of challenge splits")
+        if self.runner not in RUNNERS:
+            raise ConfigError(f"infer_2d.runner: expected one of {RUNNERS}, got {self.runner!r}")
+        if (
+            self.batch_size < 1
+            or self.shard_size < 1
+            or self.loader_workers < 0
+            or self.dask_workers < 1
+        ):
+            raise ConfigError(
+                "infer_2d: need batch_size >= 1, shard_size >= 1, loader_workers >= 0, dask_workers >= 1"
+            )
+        if not 0.0 <= self.min_person_score < 1.0 or self.max_pixels < 1:
+            raise ConfigError("infer_2d: need 0 <= min_person_score < 1 and max_pixels >= 1")
 
 
 @dataclass(frozen=True)
@@ -243,6 +403,8 @@ class LiftingConfig:
 
     dataset: str  # "challenge" (the paper's route) | "h36m" (the Human3.6M protocol)
     keypoints: str  # path of the keypoint cache giving the 2D inputs (any stage's cache)
+    reference_keypoints: str  # "" or a cache scored beside it with the same recipe (ground truth)
+    without_cr_keypoints: str  # "" or the cache of Table 1's "w.o. CR" column (ablation)
     train: tuple[str, ...]  # challenge: splits; h36m: subjects
     test: tuple[str, ...]  # evaluated by `evaluate`; the validation curve of `train_lifter`
     cameras: tuple[str, ...]  # camera ids to use (empty = all)
@@ -253,11 +415,12 @@ class LiftingConfig:
         for part in ("train", "test"):
             if not getattr(self, part):
                 raise ConfigError(f"lifting.{part}: expected a non-empty list of splits/subjects")
-        if not self.keypoints.endswith(".parquet"):
-            raise ConfigError(
-                f"lifting.keypoints: expected the path of a keypoint cache (.parquet), "
-                f"got {self.keypoints!r}"
-            )
+        for key in ("keypoints", "reference_keypoints", "without_cr_keypoints"):
+            value = getattr(self, key)
+            if (value or key == "keypoints") and not value.endswith(".parquet"):
+                raise ConfigError(
+                    f"lifting.{key}: expected the path of a keypoint cache (.parquet), got {value!r}"
+                )
 
 
 @dataclass(frozen=True)
@@ -283,6 +446,10 @@ class Params:
     generate: GenerateConfig
     extract: ExtractConfig
     import_keypoints: ImportKeypointsConfig
+    train_detector: TrainDetectorConfig
+    train_cpn: TrainCPNConfig
+    cr: CRConfig
+    infer_2d: Infer2DConfig
     lifting: LiftingConfig
     train_lifter: TrainLifterConfig
     evaluate: EvaluateConfig

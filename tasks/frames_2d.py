@@ -1,0 +1,104 @@
+"""The images with 2D labels that the 2D stages train and are scored on: rows of `extract`'s
+frames tables (``h36m.parquet``: Human3.6M-layout video frames; ``challenge.parquet``: the
+challenge images with the boxes and 2D of their labels), as arrays, plus the rule that keeps
+the challenge's Val and Test subjects out of 2D training.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from pose3d.frames import frames_arrays, read_frames
+from pose3d.images import DEFAULT_MAX_PIXELS, read_image
+
+HELD_OUT_CHALLENGE_SPLITS = ("Val", "Test")
+
+
+@dataclass(frozen=True)
+class Frames2D:
+    """Labelled images. Shapes: image_path (N,) str; subject, split (N,) str; box_xyxy_px (N, 4)
+    px; kp2d_px (N, 17, 2) px (NaN = missing); image_wh (N, 2) px."""
+
+    image_path: np.ndarray
+    subject: np.ndarray
+    split: np.ndarray
+    box_xyxy_px: np.ndarray
+    kp2d_px: np.ndarray
+    image_wh: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.image_path)
+
+    def take(self, index: np.ndarray) -> Frames2D:
+        return Frames2D(
+            self.image_path[index], self.subject[index], self.split[index],
+            self.box_xyxy_px[index], self.kp2d_px[index], self.image_wh[index],
+        )  # fmt: skip
+
+
+def load_frames_2d(
+    table_path: str | os.PathLike[str],
+    subjects: Sequence[str] = (),
+    splits: Sequence[str] = (),
+    max_images: int = 0,
+) -> Frames2D:
+    """The rows of a frames table with an image, of `subjects` (empty: all) and `splits`
+    (empty: all); with ``max_images > 0`` an evenly spaced sample of that many.
+
+    Raises FileNotFoundError for a missing table and ValueError naming the table and the
+    selection when no row is left.
+    """
+    path = Path(table_path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: frames table not found (run the `extract` stage)")
+    arrays = frames_arrays(read_frames(path))
+    image_path = np.asarray(arrays["image_path"], dtype=object)
+    keep = np.array([bool(p) for p in image_path], dtype=bool)
+    if subjects:
+        keep &= np.isin(arrays["subject"].astype(str), list(subjects))
+    if splits:
+        keep &= np.isin(arrays["split"].astype(str), list(splits))
+    index = np.flatnonzero(keep)
+    if len(index) == 0:
+        raise ValueError(
+            f"{path}: no rows with an image for subjects {list(subjects) or 'all'}, "
+            f"splits {list(splits) or 'all'}"
+        )
+    if 0 < max_images < len(index):
+        index = index[np.linspace(0, len(index) - 1, max_images).round().astype(int)]
+    wh = np.stack([arrays["image_width"], arrays["image_height"]], axis=1).astype(np.float64)
+    return Frames2D(
+        image_path[index].astype(str), arrays["subject"][index].astype(str),
+        arrays["split"][index].astype(str), arrays["box_xyxy_px"][index].astype(np.float64),
+        arrays["kp2d_px"][index].astype(np.float64), wh[index],
+    )  # fmt: skip
+
+
+def check_unseen_subjects(
+    challenge_table: str | os.PathLike[str], trained_on: Sequence[str], section: str
+) -> None:
+    """Refuse 2D training subjects that appear in the challenge's Val or Test split (their
+    labels name the subject); a missing challenge table checks nothing."""
+    path = Path(challenge_table)
+    if not path.is_file():
+        return
+    arrays = frames_arrays(read_frames(path))
+    held = np.isin(arrays["split"].astype(str), HELD_OUT_CHALLENGE_SPLITS)
+    seen = sorted(set(arrays["subject"][held].astype(str)) & set(trained_on))
+    if seen:
+        raise ValueError(
+            f"{section}.subjects: {seen} appear in the challenge's Val/Test images ({path}); "
+            "no 2D model may train on them"
+        )
+
+
+def read_rgb(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """An image as (H, W, 3) uint8 RGB: grey, 16-bit and 4-channel images converted; raises
+    `pose3d.images.BadImage` naming the file when it cannot be read."""
+    return cv2.cvtColor(read_image(path, max_pixels), cv2.COLOR_BGR2RGB)
