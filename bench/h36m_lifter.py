@@ -77,6 +77,7 @@ def scratch_overrides(args: argparse.Namespace, out: Path) -> list[str]:
         f"extract.h36m_subjects={json.dumps(train + test)}",
         f"import_keypoints.sources=[{args.input}]",
         f"lifting.keypoints={out / 'import_keypoints' / f'{args.input}.parquet'}",
+        "lifting.reference_keypoints=\"\"",  # one lifter per run: the input asked for
         f"lifting.train={json.dumps(train)}", f"lifting.test={json.dumps(test)}",
         f"device={args.device}",
     ]  # fmt: skip
@@ -109,7 +110,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     seconds = sum(float(h["train_seconds"]) for h in history)
     rate = sum(float(h["samples_per_s"]) * float(h["train_seconds"]) for h in history) / seconds
     step_gflops = 3 * Lifter(cfg.model).matmul_flops_per_sample() * rate / 1e9
-    lifting = json.loads((out / "lifting" / "summary.json").read_text())["parts"]
+    lifting = json.loads((out / "lifting" / "summary.json").read_text())["route"]["parts"]
     actions = _csv_rows(out / "evaluate" / "per_action.csv")
     return {
         "input": args.input, "train_subjects": args.train, "test_subjects": args.test,

@@ -6,10 +6,12 @@ from flows._stage import StageSpec, preflight_when_main
 
 SPEC = StageSpec(
     name="evaluate",
-    summary="score the trained lifter on the lifting test rows (MPJPE P1, P2, challenge metric).",
-    reads="paths.lifting/test.parquet, paths.train_lifter/checkpoint.pt",
+    summary="score the trained lifter on the lifting test rows (MPJPE P1, P2, challenge metric), "
+    "beside the reference lifter on ground-truth 2D where there is one.",
+    reads="paths.lifting: test.parquet, reference/test.parquet; paths.train_lifter: "
+    "checkpoint.pt, reference/checkpoint.pt",
     writes="paths.evaluate: metrics.json (dvc metrics), per_action.csv, per_joint.csv, "
-    "per_joint.png, examples.png",
+    "per_joint.png, examples.png, fig3.png (test rows with images)",
     sections=("device", "paths.lifting", "paths.train_lifter", "paths.evaluate", "evaluate"),
 )
 preflight_when_main(SPEC, __name__)
@@ -23,8 +25,8 @@ from prefect import flow
 from flows._stage import load_stage_params, run_stage
 from tasks.engine import select_device
 from tasks.evaluate import evaluate_lifter_task
-from tasks.lifting_rows import load_part_task
-from tasks.train_lifter import CHECKPOINT
+from tasks.lifting_rows import has_variant, load_part_task
+from tasks.train_lifter import CHECKPOINT, REFERENCE_DIR
 
 
 @flow(name="evaluate")
@@ -33,9 +35,16 @@ def evaluate_flow(
 ) -> dict[str, Any]:
     params = load_stage_params(params_path, overrides)
     test = load_part_task(params.paths.lifting, "test")
+    trained = Path(params.paths.train_lifter)
+    reference = None
+    if has_variant(params.paths.lifting, "reference"):
+        reference = (
+            trained / REFERENCE_DIR / CHECKPOINT,
+            load_part_task(params.paths.lifting, "test", "reference"),
+        )
     metrics: dict[str, Any] = evaluate_lifter_task(
-        Path(params.paths.train_lifter) / CHECKPOINT, test, params.paths.evaluate,
-        params.evaluate.examples, select_device(params.device),
+        trained / CHECKPOINT, test, params.paths.evaluate, params.evaluate.examples,
+        select_device(params.device), reference,
     )  # fmt: skip
     return metrics
 

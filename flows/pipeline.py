@@ -15,8 +15,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-ORDER = ("generate", "extract", "import_keypoints", "lifting", "train_lifter", "evaluate",
-         "ablation")  # fmt: skip
+ORDER = ("generate", "extract", "import_keypoints", "train_detector", "train_cpn", "infer_2d",
+         "lifting", "train_lifter", "evaluate", "ablation")  # fmt: skip
 DIRECT = ("extract", "import_keypoints", "lifting", "train_lifter", "evaluate")
 
 

@@ -72,6 +72,54 @@ def examples_figure(
     return fig
 
 
+def _pose3d_panel(ax3: plt.Axes, pose_mm: np.ndarray, title: str) -> None:
+    """One root-relative camera-frame pose, viewed with "up" up (plots (x, z, -y))."""
+    view = np.stack([pose_mm[:, 0], pose_mm[:, 2], -pose_mm[:, 1]], axis=-1)
+    _bones(ax3, view, "-o", (0, 1, 2))
+    ax3.set_box_aspect((1, 1, 1))
+    lim = 900.0
+    ax3.set(xlim=(-lim, lim), ylim=(-lim, lim), zlim=(-lim, lim))
+    ax3.set_xticklabels([])
+    ax3.set_yticklabels([])
+    ax3.set_zticklabels([])
+    ax3.set_title(title, fontsize=9)
+
+
+def fig3_figure(
+    images_rgb: Sequence[np.ndarray],
+    boxes_xyxy_px: np.ndarray,
+    kp2d_px: np.ndarray,
+    pred_mm: np.ndarray,
+    gt_mm: np.ndarray,
+    titles: Sequence[str],
+) -> Figure:
+    """The paper's Fig. 3, a row per example: the image with the person box and the 2D
+    keypoints the lifter was given, the 3D prediction, the 3D ground truth.
+
+    Shapes: images_rgb K x (H, W, 3) uint8; boxes_xyxy_px (K, 4) (NaN: none drawn);
+    kp2d_px (K, 17, 2); pred_mm, gt_mm (K, 17, 3) root-relative.
+    """
+    k = len(images_rgb)
+    fig = plt.figure(figsize=(11.0, 3.6 * k))
+    for i in range(k):
+        ax = fig.add_subplot(k, 3, 3 * i + 1)
+        ax.imshow(images_rgb[i])
+        box = boxes_xyxy_px[i]
+        if np.isfinite(box).all():
+            x0, y0, x1, y1 = box
+            ax.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, color="#ffd700",
+                                       lw=1.5))  # fmt: skip
+        _bones(ax, kp2d_px[i], "-o", (0, 1))
+        ax.set_axis_off()
+        ax.set_title(titles[i], fontsize=9)
+        error = float(np.linalg.norm(pred_mm[i] - gt_mm[i], axis=-1).mean())
+        _pose3d_panel(fig.add_subplot(k, 3, 3 * i + 2, projection="3d"), pred_mm[i],
+                      f"3D prediction ({error:.0f} mm)")  # fmt: skip
+        _pose3d_panel(fig.add_subplot(k, 3, 3 * i + 3, projection="3d"), gt_mm[i], "3D truth")
+    fig.tight_layout()
+    return fig
+
+
 def curves_figure(history: Sequence[Mapping[str, float]]) -> Figure:
     """Training loss and validation MPJPE per epoch."""
     epochs = [h["epoch"] for h in history]

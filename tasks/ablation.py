@@ -1,10 +1,12 @@
 """The `ablation` stage: the paper's Table 1 (max-norm x batch norm x residual) and Fig. 2 (MPJPE
 against the number of residual blocks and their width), each configuration trained with
 train_lifter's recipe for ``ablation.epochs`` epochs on the `lifting` rows and scored alike.
+Where `lifting` wrote the "w.o. CR" rows (2D from the whole image, no crop-and-resize), Table 1
+gets its second column: the 8 combinations again on those rows.
 
 Writes ``table1.md``, ``capacity.csv`` (Fig. 2's numbers, for ``dvc plots``), ``capacity.png``,
 ``results.json`` (every run's numbers), a small ``metrics.json`` for ``dvc metrics show`` and one
-resumable run folder per configuration under ``runs/``."""
+resumable run folder per configuration under ``runs/`` (``runs_without_cr/``)."""
 
 from __future__ import annotations
 
@@ -84,17 +86,32 @@ def _mark(flag: bool, mode: str = "") -> str:
     return ("yes" + (f" ({mode})" if mode else "")) if flag else "-"
 
 
-def table1_markdown(rows: list[tuple[Variant, dict[str, float]]]) -> str:
-    lines = [
-        "| max-norm | batch norm | residual | MPJPE P1 (mm) | MPJPE P2 (mm) |",
-        "|:---:|:---:|:---:|---:|---:|",
-    ]
+def table1_markdown(
+    rows: list[tuple[Variant, dict[str, float]]],
+    without_cr: dict[str, dict[str, float]] | None = None,
+) -> str:
+    """Table 1; with `without_cr` (variant name -> metrics) the "w.o. CR" columns beside the
+    route's ("with CR"), "n/a" where a variant was not run without CR."""
+    head = "| max-norm | batch norm | residual | MPJPE P1 (mm) | MPJPE P2 (mm) |"
+    rule = "|:---:|:---:|:---:|---:|---:|"
+    if without_cr is not None:
+        head = ("| max-norm | batch norm | residual | with CR P1 (mm) | with CR P2 (mm) "
+                "| w.o. CR P1 (mm) | w.o. CR P2 (mm) |")  # fmt: skip
+        rule += "---:|---:|"
+    lines = [head, rule]
     for v, m in rows:
-        lines.append(
+        line = (
             f"| {_mark(v.model.max_norm, v.model.max_norm_mode)} | {_mark(v.model.batch_norm)}"
             f" | {_mark(v.model.residual)}"
             f" | {m['mpjpe_p1_mm']:.1f} | {m['mpjpe_p2_mm']:.1f} |"
         )
+        if without_cr is not None:
+            other = without_cr.get(v.name)
+            line += (
+                f" {other['mpjpe_p1_mm']:.1f} | {other['mpjpe_p2_mm']:.1f} |"
+                if other else " n/a | n/a |"
+            )  # fmt: skip
+        lines.append(line)
     return "\n".join(lines) + "\n"
 
 
@@ -106,17 +123,22 @@ def run_ablation(
     out_dir: str | Path,
     seed: int,
     device: torch.device | None = None,
+    without_cr: tuple[LiftingDataset, LiftingDataset] | None = None,
 ) -> dict[str, Any]:
-    """Train and score every variant; write the tables, the figure and the metrics."""
+    """Train and score every variant; write the tables, the figure and the metrics. With
+    `without_cr` (its train and test rows), Table 1's 8 combinations again on those rows."""
     out_dir = Path(out_dir)
     base_cfg = dataclasses.replace(train_cfg, epochs=cfg.epochs)
     runs = out_dir / "runs"
-    table = [
-        (v, run_variant(v, (train, test), base_cfg, runs, seed, device))
-        for v in table1_variants(train_cfg.model)
-    ]
-    capacity: dict[tuple[int, int], float] = {}
+    variants = table1_variants(train_cfg.model)
+    table = [(v, run_variant(v, (train, test), base_cfg, runs, seed, device)) for v in variants]
     results: dict[str, Any] = {"table1": {v.name: m for v, m in table}, "capacity": {}}
+    if without_cr is not None:
+        results["table1_without_cr"] = {
+            v.name: run_variant(v, without_cr, base_cfg, out_dir / "runs_without_cr", seed, device)
+            for v in variants[:8]  # the paper's 8 rows
+        }
+    capacity: dict[tuple[int, int], float] = {}
     for v in capacity_variants(train_cfg.model, cfg.blocks, cfg.widths):
         m = run_variant(v, (train, test), base_cfg, runs, seed, device)
         capacity[(v.model.num_blocks, v.model.width)] = m["mpjpe_p1_mm"]
@@ -125,11 +147,17 @@ def run_ablation(
         f"{b},{w},{e:.2f}" for (b, w), e in sorted(capacity.items())
     ]
     with staged_files(out_dir) as tmp:
-        write_text_atomic(tmp / "table1.md", table1_markdown(table))
+        write_text_atomic(
+            tmp / "table1.md", table1_markdown(table, results.get("table1_without_cr"))
+        )
         write_text_atomic(tmp / "capacity.csv", "\n".join(lines) + "\n")
         save_figure(capacity_figure(capacity), tmp / "capacity.png")
         write_json_atomic(tmp / "results.json", results)
-        write_json_atomic(tmp / "metrics.json", ablation_metrics(table, capacity))
+        metrics = ablation_metrics(table, capacity)
+        if without_cr is not None:
+            full = results["table1_without_cr"][variants[7].name]  # all three
+            metrics["table1_all_three_without_cr_p1_mm"] = round(full["mpjpe_p1_mm"], 2)
+        write_json_atomic(tmp / "metrics.json", metrics)
     return results
 
 

@@ -2,8 +2,11 @@
 
 MPJPE Protocols 1 and 2 (per action, then over actions), per joint, the challenge metric, tables
 and figures. What training decided (flip test, normalisation, input joints) comes from the
-checkpoint. The outputs are written aside and moved in together, so a failed run leaves the
-previous ones."""
+checkpoint. Where `train_lifter` also trained the reference (the same recipe on ground-truth
+2D), its numbers stand beside the route's (``reference_*``), with their ratio and the 2D gap
+between the two caches on the test rows: the cost of detected 2D, end to end. ``fig3.png`` is
+the paper's Fig. 3 for test rows with images. The outputs are written aside and moved in
+together, so a failed run leaves the previous ones."""
 
 from __future__ import annotations
 
@@ -16,12 +19,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from pose3d.images import BadImage
 from pose3d.io import staged_files, write_json_atomic, write_text_atomic
 from pose3d.lifting.dataset import LiftingDataset, action_base
 from pose3d.metrics import challenge_mpjpe, mpjpe, mpjpe_per_action, mpjpe_per_joint
-from pose3d.plots import examples_figure, per_joint_figure, save_figure
+from pose3d.plots import examples_figure, fig3_figure, per_joint_figure, save_figure
 from pose3d.skeleton import H36M17_JOINTS
 from tasks._prefect import logger, stage_task
+from tasks.frames_2d import read_rgb
 from tasks.trained_lifter import load_lifter, predict_dataset
 
 UNKNOWN_ACTION = "(unknown)"
@@ -75,27 +80,100 @@ def write_evaluation(ev: Evaluation, out_dir: Path) -> None:
     save_figure(per_joint_figure(ev.per_joint_mm, title), out_dir / "per_joint.png")
 
 
+def _row_keys(data: LiftingDataset) -> list[tuple[str, str, str, int]]:
+    frame = data.frame if data.frame is not None else np.arange(len(data))
+    return [
+        (str(s), str(a), str(c), int(f))
+        for s, a, c, f in zip(data.subject, data.action, data.camera, frame, strict=True)
+    ]
+
+
+def gap_2d(route: LiftingDataset, reference: LiftingDataset) -> dict[str, float]:
+    """How far the route's 2D lies from the reference's on the rows both have (same subject,
+    action, camera, frame): mean and median joint distance in pixels, and the share of joints
+    within 5 and 10% of the reference's person height (its 2D extent in y)."""
+    where = {key: i for i, key in enumerate(_row_keys(reference))}
+    pairs = [(i, where[k]) for i, k in enumerate(_row_keys(route)) if k in where]
+    if not pairs:
+        return {"kp2d_rows_compared": 0}
+    ri, fi = (np.array(p) for p in zip(*pairs, strict=True))
+    dist = np.linalg.norm(route.kp2d_px[ri] - reference.kp2d_px[fi], axis=-1)  # (N, 17)
+    ys = reference.kp2d_px[fi, :, 1]
+    height = (np.nanmax(ys, axis=1) - np.nanmin(ys, axis=1))[:, None]
+    ok = np.isfinite(dist)
+    return {
+        "kp2d_rows_compared": len(pairs),
+        "kp2d_error_px": round(float(dist[ok].mean()), 3),
+        "kp2d_median_error_px": round(float(np.median(dist[ok])), 3),
+        "kp2d_pck5": round(float((dist < 0.05 * height)[ok].mean()), 4),
+        "kp2d_pck10": round(float((dist < 0.10 * height)[ok].mean()), 4),
+    }
+
+
+def fig3(data: LiftingDataset, pred_mm: np.ndarray, count: int) -> Any:
+    """The paper's Fig. 3 for `count` test rows with images, evenly spread; None when no row
+    has a readable image (unreadable ones are skipped with a warning)."""
+    if data.image_path is None or count <= 0:
+        return None
+    with_image = np.flatnonzero([bool(p) for p in data.image_path])
+    if len(with_image) == 0:
+        return None
+    pick = with_image[np.linspace(0, len(with_image) - 1, min(count, len(with_image))).astype(int)]
+    images, kept = [], []
+    for i in pick:
+        try:
+            images.append(read_rgb(str(data.image_path[i])))
+            kept.append(i)
+        except (BadImage, FileNotFoundError) as err:
+            logger().warning("fig3: %s; example left out", err)
+    if not kept:
+        return None
+    rows = np.array(kept)
+    boxes = (
+        data.box_xyxy_px[rows] if data.box_xyxy_px is not None else np.full((len(rows), 4), np.nan)
+    )
+    titles = [f"{data.subject[i]} {data.action[i]} {data.camera[i]} #{i}" for i in rows]
+    return fig3_figure(images, boxes, data.kp2d_px[rows], pred_mm[rows],
+                       data.pose3d_cam_mm[rows], titles)  # fmt: skip
+
+
+REFERENCE_KEYS = ("mpjpe_p1_mm", "mpjpe_p2_mm", "challenge_mpjpe_mm")
+
+
 def evaluate_lifter(
     checkpoint: str | Path,
     data: LiftingDataset,
     out_dir: str | Path,
     examples: int = 4,
     device: torch.device | None = None,
+    reference: tuple[str | Path, LiftingDataset] | None = None,
 ) -> dict[str, Any]:
     """Predict `data` with the checkpoint's lifter (its own flip test), score it and write
-    tables and figures to `out_dir`."""
+    tables and figures to `out_dir`; with `reference` (its checkpoint and test rows), score that
+    too and report it beside the route."""
     lifter = load_lifter(checkpoint, data.num_joints, device)
     pred = predict_dataset(lifter, data)
     ev = score(pred, data)
+    metrics = dict(ev.metrics)
+    if reference is not None:
+        ref_checkpoint, ref_data = reference
+        ref_pred = predict_dataset(load_lifter(ref_checkpoint, ref_data.num_joints, device), ref_data)
+        ref = score(ref_pred, ref_data).metrics
+        metrics.update({f"reference_{key}": ref[key] for key in REFERENCE_KEYS})
+        metrics["route_over_reference_p1"] = round(ev.metrics["mpjpe_p1_mm"] / ref["mpjpe_p1_mm"], 4)
+        metrics.update(gap_2d(data, ref_data))
     with staged_files(out_dir) as tmp:
-        write_evaluation(ev, tmp)
+        write_evaluation(Evaluation(metrics, ev.per_action, ev.per_joint_mm), tmp)
         if examples:
             pick = np.linspace(0, len(data) - 1, num=min(examples, len(data))).astype(int)
             titles = [f"{data.subject[i]} {data.action[i]} cam {data.camera[i]}" for i in pick]
             fig = examples_figure(data.kp2d_px[pick], data.pose3d_cam_mm[pick], pred[pick], titles)
             save_figure(fig, tmp / "examples.png")
-    logger().info("evaluate: %s", ev.metrics)
-    return ev.metrics
+            figure = fig3(data, pred, examples)
+            if figure is not None:
+                save_figure(figure, tmp / "fig3.png")
+    logger().info("evaluate: %s", metrics)
+    return metrics
 
 
 evaluate_lifter_task = stage_task(evaluate_lifter)

@@ -2,11 +2,13 @@
 
 Joins the frames table of ``lifting.dataset`` (``extract``) with the keypoint cache at
 ``lifting.keypoints`` (any stage's cache: ``import_keypoints``' ground truth or Stacked
-Hourglass, a 2D model's detections) and, for Human3.6M, the cameras ``extract`` copied
-(``h36m_cameras.h5``). The challenge gives no cameras, so its rows carry no view geometry and
+Hourglass, ``infer_2d``'s detections) and, for Human3.6M, the cameras ``extract`` copied
+(``h36m_cameras.h5``); the same for ``lifting.reference_keypoints`` (scored beside the route
+with the same recipe) and ``lifting.without_cr_keypoints`` (Table 1's "w.o. CR"), where set. The challenge gives no cameras, so its rows carry no view geometry and
 nothing under the challenge's ``_labels/`` reaches the lifter through this stage.
-Writes ``train.parquet``, ``test.parquet`` (`pose3d.lifting.table`) and ``summary.json`` to
-``paths.lifting``, built aside and swapped in whole.
+Writes ``train.parquet``, ``test.parquet`` (`pose3d.lifting.table`), the same under
+``reference/`` and ``without_cr/``, and ``summary.json`` to ``paths.lifting``, built aside and
+swapped in whole.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pose3d.lifting.dataset import LiftingDataset
 from pose3d.lifting.join import Selection, lifting_from_tables, select_frames
 from pose3d.lifting.table import write_lifting
 from tasks._prefect import logger, stage_task
-from tasks.lifting_rows import PARTS
+from tasks.lifting_rows import PARTS, VARIANTS, part_path
 from tasks.provenance import producer
 
 H36M_CAMERAS = "h36m_cameras.h5"  # written by `extract` beside h36m.parquet
@@ -41,10 +43,14 @@ class LiftingInputs:
     cameras: Path | None  # None: the dataset gives no cameras (the challenge)
 
 
-def lifting_inputs(cfg: LiftingConfig, extract_dir: str | Path) -> LiftingInputs:
+def lifting_inputs(
+    cfg: LiftingConfig, extract_dir: str | Path, keypoints: str | None = None
+) -> LiftingInputs:
+    """The inputs of one variant: `keypoints` (default ``lifting.keypoints``) as its 2D."""
     extract_dir = Path(extract_dir)
     cameras = extract_dir / H36M_CAMERAS if cfg.dataset == "h36m" else None
-    return LiftingInputs(extract_dir / f"{cfg.dataset}.parquet", Path(cfg.keypoints), cameras)
+    cache = Path(keypoints if keypoints is not None else cfg.keypoints)
+    return LiftingInputs(extract_dir / f"{cfg.dataset}.parquet", cache, cameras)
 
 
 def join_part(cfg: LiftingConfig, inputs: LiftingInputs, part: str) -> LiftingDataset:
@@ -54,8 +60,8 @@ def join_part(cfg: LiftingConfig, inputs: LiftingInputs, part: str) -> LiftingDa
     selects no rows with both 3D and 2D."""
     if not inputs.keypoints.is_file():
         raise FileNotFoundError(
-            f"{inputs.keypoints}: no keypoint cache at lifting.keypoints (import it with "
-            "`import_keypoints`, or point lifting.keypoints at another stage's cache)"
+            f"{inputs.keypoints}: no keypoint cache there (make it with `infer_2d` or "
+            "`import_keypoints`, or point the `lifting` section at another stage's cache)"
         )
     cameras = {}
     if inputs.cameras is not None:
@@ -79,21 +85,31 @@ def join_part(cfg: LiftingConfig, inputs: LiftingInputs, part: str) -> LiftingDa
 
 
 def build_lifting(cfg: LiftingConfig, extract_dir: str | Path, out_dir: str | Path) -> dict:
-    """The stage: both parts joined and written; returns the summary (rows per part)."""
-    inputs = lifting_inputs(cfg, extract_dir)
-    source = {
-        "frames": str(inputs.frames),
-        "keypoints": str(inputs.keypoints),
-        "cameras": None if inputs.cameras is None else str(inputs.cameras),
-    }
+    """The stage: both parts of every variant whose cache is set, joined and written; returns
+    the summary (per variant: its sources and rows per part)."""
     made_by = producer("lifting", __name__, {"lifting": to_dict(cfg)})
-    summary: dict[str, Any] = {"source": source, "parts": {}}
+    summary: dict[str, Any] = {}
     with atomic_dir(out_dir) as tmp:
-        for part in PARTS:
-            data = join_part(cfg, inputs, part)
-            write_lifting(data, tmp / f"{part}.parquet", {**source, "part": part}, made_by)
-            with_view = 0 if data.geometry is None else int(np.isfinite(data.geometry).all(1).sum())
-            summary["parts"][part] = {"rows": len(data), "rows_with_camera": with_view}
+        for variant, (key, _) in VARIANTS.items():
+            if not getattr(cfg, key):
+                continue
+            inputs = lifting_inputs(cfg, extract_dir, getattr(cfg, key))
+            source = {
+                "frames": str(inputs.frames),
+                "keypoints": str(inputs.keypoints),
+                "cameras": None if inputs.cameras is None else str(inputs.cameras),
+            }
+            summary[variant] = {"source": source, "parts": {}}
+            for part in PARTS:
+                data = join_part(cfg, inputs, part)
+                path = part_path(tmp, part, variant)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                meta = {**source, "part": part, "variant": variant}
+                write_lifting(data, path, meta, made_by)
+                with_view = (
+                    0 if data.geometry is None else int(np.isfinite(data.geometry).all(1).sum())
+                )
+                summary[variant]["parts"][part] = {"rows": len(data), "rows_with_camera": with_view}
         write_json_atomic(tmp / "summary.json", summary)
     return summary
 

@@ -1,4 +1,10 @@
-"""The `lifting` stage's rows as every lifter stage reads them (train_lifter, evaluate, ablation)."""
+"""The `lifting` stage's rows as every lifter stage reads them (train_lifter, evaluate, ablation).
+
+``paths.lifting`` holds one pair of ``train.parquet`` / ``test.parquet`` per keypoint cache:
+the route's (``lifting.keypoints``) at the top, the reference's (``lifting.reference_keypoints``,
+ground-truth 2D) under ``reference/`` and Table 1's "w.o. CR" cache
+(``lifting.without_cr_keypoints``) under ``without_cr/``.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +15,32 @@ from pose3d.lifting.table import read_lifting
 from tasks._prefect import stage_task
 
 PARTS = ("train", "test")
+# variant -> (its key in the `lifting` section, its folder under paths.lifting)
+VARIANTS = {
+    "route": ("keypoints", ""),
+    "reference": ("reference_keypoints", "reference"),
+    "without_cr": ("without_cr_keypoints", "without_cr"),
+}
 
 
-def load_part(lifting_dir: str | Path, part: str) -> LiftingDataset:
-    """The `train` or `test` rows of ``paths.lifting``. Raises FileNotFoundError naming the file
-    (and the stage to run) when it is missing, ValueError naming it when it is not valid."""
+def part_path(lifting_dir: str | Path, part: str, variant: str = "route") -> Path:
     if part not in PARTS:
         raise ValueError(f"part {part!r}: expected one of {PARTS}")
-    path = Path(lifting_dir) / f"{part}.parquet"
+    if variant not in VARIANTS:
+        raise ValueError(f"variant {variant!r}: expected one of {list(VARIANTS)}")
+    return Path(lifting_dir) / VARIANTS[variant][1] / f"{part}.parquet"
+
+
+def has_variant(lifting_dir: str | Path, variant: str) -> bool:
+    """Whether the `lifting` stage wrote rows for `variant` (its cache path was not "")."""
+    return all(part_path(lifting_dir, part, variant).is_file() for part in PARTS)
+
+
+def load_part(lifting_dir: str | Path, part: str, variant: str = "route") -> LiftingDataset:
+    """The `train` or `test` rows of one variant under ``paths.lifting``. Raises
+    FileNotFoundError naming the file (and the stage to run) when it is missing, ValueError
+    naming it when it is not valid."""
+    path = part_path(lifting_dir, part, variant)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: run the `lifting` stage first (dvc repro lifting)")
     return read_lifting(path)

@@ -51,6 +51,7 @@ from tasks.trained_lifter import LoadedLifter, predict_dataset
 CHECKPOINT = "checkpoint.pt"
 HISTORY = "history.csv"
 CURVES = "curves.png"
+REFERENCE_DIR = "reference"  # the same recipe on the reference rows (ground-truth 2D)
 HISTORY_FIELDS = ("epoch", "lr", "train_loss", "val_mpjpe_p1_mm", "train_seconds", "samples_per_s")
 
 

@@ -29,7 +29,8 @@ class LiftingDataset:
 
     Shapes: kp2d_px (N, J, 2), pose3d_cam_mm (N, J, 3), subject/action/camera (N,) str,
     image_wh_px (N, 2), principal_px (N, 2), geometry (N, 16) or None; optional identity:
-    frame (N,) int, image_path (N,) str ("" where the frame has no image).
+    frame (N,) int, image_path (N,) str ("" where the frame has no image); box_xyxy_px (N, 4) px,
+    the person box the 2D came with (NaN where none; for figures only).
     """
 
     kp2d_px: np.ndarray
@@ -42,6 +43,7 @@ class LiftingDataset:
     geometry: np.ndarray | None = None
     frame: np.ndarray | None = None
     image_path: np.ndarray | None = None
+    box_xyxy_px: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = self.kp2d_px.shape[0]
@@ -61,6 +63,8 @@ class LiftingDataset:
                 raise ValueError(
                     f"{name}: expected shape ({n}, 2), got {getattr(self, name).shape}"
                 )
+        if self.box_xyxy_px is not None and self.box_xyxy_px.shape != (n, 4):
+            raise ValueError(f"box_xyxy_px: expected shape ({n}, 4), got {self.box_xyxy_px.shape}")
         width = len(GEOMETRY_COLUMNS)
         if self.geometry is not None and self.geometry.shape != (n, width):
             raise ValueError(f"geometry: expected shape ({n}, {width}), got {self.geometry.shape}")

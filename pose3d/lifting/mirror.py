@@ -40,4 +40,5 @@ def flip_lr_dataset(data: LiftingDataset) -> LiftingDataset:
         kp2d_px=mirror_kp2d(data.kp2d_px, data.principal_px).astype(data.kp2d_px.dtype),
         pose3d_cam_mm=mirror_pose3d(data.pose3d_cam_mm),
         geometry=None if data.geometry is None else mirror_geometry(data.geometry),
+        box_xyxy_px=None,  # for figures of the real rows only
     )

@@ -23,7 +23,7 @@ from pose3d.lifting.geometry import GEOMETRY_COLUMNS
 from pose3d.schema import column_to_array, fixed_list
 from pose3d.skeleton import H36M17_JOINTS, NUM_JOINTS
 
-LIFTING_SCHEMA_VERSION = 1
+LIFTING_SCHEMA_VERSION = 2  # 2: box_xyxy_px
 LIFTING_SCHEMA = pa.schema(
     [
         pa.field("subject", pa.string(), nullable=False),
@@ -36,6 +36,7 @@ LIFTING_SCHEMA = pa.schema(
         pa.field("image_wh_px", fixed_list(2)),
         pa.field("principal_px", fixed_list(2)),
         pa.field("geometry", pa.list_(pa.float64(), len(GEOMETRY_COLUMNS))),  # null: unknown
+        pa.field("box_xyxy_px", fixed_list(4)),  # the 2D's person box, NaN where none
     ]
 )
 LIFTING_UNITS = {
@@ -43,6 +44,7 @@ LIFTING_UNITS = {
     "pose3d_cam_mm": "millimetres, camera frame, root (Pelvis) subtracted, 17 x (x, y, z)",
     "image_wh_px": "pixels, (width, height)",
     "principal_px": "pixels, the camera's principal point (the image centre where unknown)",
+    "box_xyxy_px": "pixels, (x0, y0, x1, y1) of the person box the 2D came with (NaN: none)",
     "geometry": "columns " + ", ".join(GEOMETRY_COLUMNS) + " (mm, unit vector, px, -, mm)",
 }
 
@@ -91,6 +93,8 @@ def lifting_table(data: LiftingDataset) -> pa.Table:
         "image_wh_px": _flat(data.image_wh_px, n, 2),
         "principal_px": _flat(data.principal_px, n, 2),
         "geometry": _geometry_column(data.geometry, n),
+        "box_xyxy_px": _flat(np.full((n, 4), np.nan) if data.box_xyxy_px is None
+                             else data.box_xyxy_px, n, 4),
     }
     return pa.table(columns, schema=LIFTING_SCHEMA)
 
@@ -118,7 +122,7 @@ def read_lifting(path: str | os.PathLike[str]) -> LiftingDataset:
     if read_parquet_metadata(path).get("joint_names") != list(H36M17_JOINTS):
         raise ValueError(f"{path}: joint_names is not the 17 H36M joints")
     n = table.num_rows
-    for name in ("kp2d_px", "pose3d_cam_mm", "image_wh_px", "principal_px"):
+    for name in ("kp2d_px", "pose3d_cam_mm", "image_wh_px", "principal_px", "box_xyxy_px"):
         if table.column(name).null_count:
             raise ValueError(f"{path}: column {name!r} has null rows")
 
@@ -136,4 +140,5 @@ def read_lifting(path: str | os.PathLike[str]) -> LiftingDataset:
         geometry=_geometry_array(table.column("geometry")),
         frame=table.column("frame").to_numpy().astype(np.int64),
         image_path=strings("image_path"),
+        box_xyxy_px=column_to_array(table.column("box_xyxy_px"), (4,)),
     )

@@ -15,7 +15,7 @@ from pose3d.config import apply_overrides, load_params, load_raw
 from pose3d.frames import frames_table, write_frames
 from tasks.import_keypoints import import_gt
 from tasks.lifting import build_lifting_task
-from tasks.lifting_rows import load_part
+from tasks.lifting_rows import has_variant, load_part
 
 
 def _extract(folder: Path) -> None:
@@ -42,6 +42,8 @@ def params_file(repo_root: Path, tmp_path: Path) -> Path:
     raw = apply_overrides(load_raw(repo_root / "params.yaml"), [
         f"paths.extract={tmp_path / 'extract'}", f"paths.lifting={tmp_path / 'lifting'}",
         f"lifting.keypoints={tmp_path / 'kp' / 'gt.parquet'}",
+        f"lifting.reference_keypoints={tmp_path / 'kp' / 'gt.parquet'}",
+        "lifting.without_cr_keypoints=\"\"",
     ])  # fmt: skip
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(raw))
@@ -51,7 +53,8 @@ def params_file(repo_root: Path, tmp_path: Path) -> Path:
 def test_task_joins_once_and_gives_the_challenge_no_camera(params_file: Path) -> None:
     params = load_params(params_file)
     summary = build_lifting_task.fn(params.lifting, params.paths.extract, params.paths.lifting)
-    assert summary["parts"] == {
+    assert set(summary) == {"route", "reference"}  # without_cr_keypoints "": not built
+    assert summary["route"]["parts"] == summary["reference"]["parts"] == {
         "train": {"rows": 6, "rows_with_camera": 0},
         "test": {"rows": 3, "rows_with_camera": 0},
     }
@@ -59,12 +62,15 @@ def test_task_joins_once_and_gives_the_challenge_no_camera(params_file: Path) ->
     assert len(test) == 3 and list(test.frame) == [1, 2, 3]
     assert test.geometry is not None and np.isnan(test.geometry).all()  # no _labels camera
     np.testing.assert_array_equal(test.principal_px, np.full((3, 2), 160.0))  # image centre
+    reference = load_part(params.paths.lifting, "test", "reference")
+    np.testing.assert_array_equal(reference.kp2d_px, test.kp2d_px)  # the same cache twice
+    assert not has_variant(params.paths.lifting, "without_cr")
     with pytest.raises(FileNotFoundError, match="run the `lifting` stage first"):
         load_part(Path(params.paths.lifting) / "absent", "train")
 
 
 def test_flow_runs_under_prefect(params_file: Path, prefect_harness: None) -> None:
     summary = lifting_flow(params_path=str(params_file), overrides=[])
-    assert summary["parts"]["train"]["rows"] == 6
-    with pytest.raises(FileNotFoundError, match="no keypoint cache at lifting.keypoints"):
+    assert summary["route"]["parts"]["train"]["rows"] == 6
+    with pytest.raises(FileNotFoundError, match="absent.parquet: no keypoint cache there"):
         lifting_flow(params_path=str(params_file), overrides=["lifting.keypoints=absent.parquet"])

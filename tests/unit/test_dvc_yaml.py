@@ -12,7 +12,8 @@ from pose3d.config import load_raw
 from tasks.provenance import closure
 
 STAGES = [
-    "generate", "extract", "import_keypoints", "lifting", "train_lifter", "evaluate", "ablation",
+    "generate", "extract", "import_keypoints", "train_detector", "train_cpn", "infer_2d",
+    "lifting", "train_lifter", "evaluate", "ablation",
 ]  # fmt: skip
 
 

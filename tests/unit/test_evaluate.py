@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from pose3d.lifting.dataset import LiftingDataset
-from tasks.evaluate import score, write_evaluation
+from tasks.evaluate import fig3, gap_2d, score, write_evaluation
 
 
 def _data(actions: list[str]) -> LiftingDataset:
@@ -42,3 +44,35 @@ def test_score_averages_per_action_class_then_over_actions(tmp_path: Path) -> No
     assert lines[0] == "action,mpjpe_p1_mm,mpjpe_p2_mm,rows"
     assert lines[2].startswith("Walking,47.06,")
     assert (tmp_path / "per_joint.png").stat().st_size > 1000
+
+
+def test_gap_2d_compares_rows_with_the_same_identity_only() -> None:
+    route = _data(["Walking", "Walking", "Eating"])
+    route = dataclasses.replace(route, frame=np.array([1, 2, 3]))
+    # the reference: ground truth for frames 2, 3 and 9, in another order
+    gt = _data(["Walking", "Eating", "Walking"])
+    ys = np.linspace(0, 100, 17)  # a person 100 px tall
+    kp = np.zeros((3, 17, 2), np.float32)
+    kp[:, :, 1] = ys
+    gt = dataclasses.replace(gt, kp2d_px=kp, frame=np.array([9, 3, 2]), action=np.array(
+        ["Walking", "Eating", "Walking"], dtype=object))  # fmt: skip
+    shifted = kp.copy()
+    shifted[:, :, 0] += 7.0  # 7 px off: outside 5% of 100 px, inside 10%
+    route = dataclasses.replace(route, kp2d_px=shifted[[0, 2, 1]])
+    gap = gap_2d(route, gt)
+    assert gap["kp2d_rows_compared"] == 2  # frames 2 and 3; frame 1 has no reference
+    assert gap["kp2d_error_px"] == 7.0 and gap["kp2d_pck5"] == 0.0 and gap["kp2d_pck10"] == 1.0
+
+
+def test_fig3_draws_rows_with_images_and_skips_unreadable_ones(tmp_path: Path) -> None:
+    data = _data(["Walking", "Walking", "Eating"])
+    image = np.zeros((60, 80, 3), np.uint8)
+    assert cv2.imwrite(str(tmp_path / "a.png"), image)
+    (tmp_path / "bad.jpg").write_bytes(b"garbage")
+    paths = np.array([str(tmp_path / "a.png"), "", str(tmp_path / "bad.jpg")], dtype=object)
+    boxes = np.array([[10, 10, 30, 50], [np.nan] * 4, [0, 0, 5, 5]], np.float32)
+    data = dataclasses.replace(data, image_path=paths, box_xyxy_px=boxes)
+    figure = fig3(data, data.pose3d_cam_mm, 4)
+    assert figure is not None and len(figure.axes) == 3  # one row: image, prediction, truth
+    assert fig3(dataclasses.replace(data, image_path=paths[[1]].repeat(3)), data.pose3d_cam_mm,
+                4) is None  # fmt: skip

@@ -1,0 +1,465 @@
+"""The `infer_2d` stage: the paper's 2D half over the challenge images, into keypoint caches.
+
+For every image of ``infer_2d.splits`` (rows of ``extract``'s ``challenge.parquet``): decode it
+(`pose3d.images`: grey, 16-bit and 4-channel images converted), then per variant
+- ``cr``: detect (`tasks.trained_detector`), keep the best person box; crop the square around it
+  (`pose3d.crop`, side = longest box side x (1 + ``cr.margin``)) to the CPN's input, run the CPN
+  (`tasks.trained_cpn`), map its keypoints back to the image (ICR). No box scoring at least
+  ``infer_2d.min_person_score``: the fallback is the whole image, as in ``full``, and the row's
+  box is null in the cache (the flag);
+- ``full`` (the paper's "w.o. CR"): the whole image, letterboxed into the square that holds it,
+  resized to the CPN's input, no detector.
+
+Work is split into shards of ``infer_2d.shard_size`` images, each computed on its own (the same
+output whatever runs it: one process or Dask workers) and saved atomically under a work folder
+keyed by everything that decides its content, so an interrupted run resumes at the first
+missing shard. At the end the shards are merged into ``<variant>.parquet`` (the schema of
+`pose3d.keypoints`, with the producer: code digest, the two checkpoints' sha256, the params),
+``metrics.json`` (counts, speed, and the 2D error against label keypoints where the table has
+them) and ``report.json`` (every image that could not be read, by name and reason, and every
+image where no person was found). One bad image never stops the run.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pose3d.config import CRConfig, Infer2DConfig, to_dict
+from pose3d.crop import Square, crop_box, crop_image, crop_transform, from_crop, full_image_square
+from pose3d.frames import frames_arrays, read_frames
+from pose3d.images import BadImage
+from pose3d.io import atomic_path, staged_files, write_json_atomic
+from pose3d.keypoints import KeypointRows, Producer, keypoints_table, write_keypoints
+from pose3d.skeleton import NUM_JOINTS
+from tasks._prefect import logger, progress
+from tasks.frames_2d import read_rgb
+from tasks.provenance import code_digest
+
+IDENTITY = ("dataset", "split", "subject", "action", "camera")
+SOURCE = {"cr": "infer_2d_cr", "full": "infer_2d_full"}
+FILL = 0.0  # crop pixels outside the image
+
+Detect = Callable[[list[np.ndarray]], list[tuple[np.ndarray, float] | None]]
+Keypoints = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class Networks:
+    """The two networks as functions: `detect` (RGB images -> best person box and score, or
+    None) and `keypoints` (crops (N, S, S, 3) uint8 RGB -> crop px (N, 17, 2), scores (N, 17))."""
+
+    detect: Detect | None
+    keypoints: Keypoints
+    input_size: int
+
+
+@dataclass
+class Timer:
+    """Seconds spent in each network and in the whole shard."""
+
+    detect: float = 0.0
+    cpn: float = 0.0
+    total: float = 0.0
+
+
+@dataclass
+class VariantOut:
+    """One shard's result for one variant. Shapes: rows (M,) row indices of the shard; kp2d_px
+    (M, 17, 2); scores (M, 17); box_xyxy_px (M, 4), NaN = no box (whole image used)."""
+
+    rows: list[int] = field(default_factory=list)
+    kp2d_px: list[np.ndarray] = field(default_factory=list)
+    scores: list[np.ndarray] = field(default_factory=list)
+    box_xyxy_px: list[np.ndarray] = field(default_factory=list)
+    person_score: list[float] = field(default_factory=list)
+
+
+def square_for(
+    variant: str, width: int, height: int, detection: tuple[np.ndarray, float] | None,
+    min_score: float, margin: float,
+) -> tuple[Square, np.ndarray]:  # fmt: skip
+    """The square the CPN sees and the box to store (NaN: none, the whole image was used)."""
+    no_box = np.full(4, np.nan)
+    if variant == "full" or detection is None or detection[1] < min_score:
+        return full_image_square(width, height), no_box
+    box = np.asarray(detection[0], dtype=np.float64)
+    if not (np.isfinite(box).all() and box[2] > box[0] and box[3] > box[1]):
+        return full_image_square(width, height), no_box
+    return crop_box(box, margin), box
+
+
+def infer_images(
+    images: Sequence[np.ndarray], nets: Networks, variants: Sequence[str], min_score: float,
+    margin: float, timer: Timer,
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:  # fmt: skip
+    """Both variants for a batch of RGB images. Returns variant -> (kp2d_px (N, 17, 2) image px,
+    scores (N, 17), box_xyxy_px (N, 4) NaN = none, person score (N,) NaN = no detector)."""
+    detections: list[tuple[np.ndarray, float] | None] = [None] * len(images)
+    if "cr" in variants:
+        if nets.detect is None:
+            raise ValueError("infer_2d: the cr variant needs a detector")
+        t0 = time.perf_counter()
+        detections = nets.detect(list(images))
+        timer.detect += time.perf_counter() - t0
+    out = {}
+    size = nets.input_size
+    for variant in variants:
+        crops, affines, boxes = [], [], []
+        for image, det in zip(images, detections, strict=True):
+            height, width = image.shape[:2]
+            square, box = square_for(variant, width, height, det, min_score, margin)
+            crops.append(crop_image(image, square, size, fill=FILL))
+            affines.append(crop_transform(square, size))
+            boxes.append(box)
+        t0 = time.perf_counter()
+        kp_crop, scores = nets.keypoints(np.stack(crops))
+        timer.cpn += time.perf_counter() - t0
+        kp = from_crop(np.asarray(kp_crop, dtype=np.float64), np.stack(affines))
+        person = np.array([np.nan if d is None else d[1] for d in detections])
+        if variant == "full":
+            person = np.full(len(images), np.nan)
+        out[variant] = (kp, np.asarray(scores, np.float64), np.stack(boxes), person)
+    return out
+
+
+def _decode(path: str, max_pixels: int) -> np.ndarray | str:
+    """The RGB image, or the reason it cannot be used (named by `pose3d.images`)."""
+    try:
+        return read_rgb(path, max_pixels)
+    except (BadImage, FileNotFoundError, OSError) as err:
+        return str(err)
+
+
+def decoded_batches(
+    paths: Sequence[str], batch_size: int, workers: int, max_pixels: int
+) -> Iterator[tuple[list[int], list[np.ndarray | str]]]:
+    """Batches of (indices, image or error) in order; with `workers` > 0 threads decode ahead
+    while the networks run (OpenCV's decoder releases the GIL)."""
+    starts = range(0, len(paths), batch_size)
+    decode = functools.partial(_decode, max_pixels=max_pixels)
+    if workers == 0:
+        for s in starts:
+            idx = list(range(s, min(s + batch_size, len(paths))))
+            yield idx, [decode(paths[i]) for i in idx]
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending = [pool.map(decode, paths[s : s + batch_size]) for s in starts[:2]]
+        for k, s in enumerate(starts):
+            idx = list(range(s, min(s + batch_size, len(paths))))
+            results = list(pending[k])
+            if k + 2 < len(starts):
+                t = starts[k + 2]
+                pending.append(pool.map(decode, paths[t : t + batch_size]))
+            yield idx, results
+
+
+@dataclass(frozen=True)
+class ShardSpec:
+    """One shard: what to read, what to run, where to save it."""
+
+    index: int
+    paths: tuple[str, ...]
+    out_file: str
+    detector: str  # checkpoint paths
+    cpn: str
+    cfg: dict[str, Any]  # Infer2DConfig as a dict
+    margin: float
+    device: str
+    torch_threads: int  # 0: leave torch's setting
+
+
+@functools.lru_cache(maxsize=2)
+def _networks(detector: str, cpn: str, device: str, need_detector: bool) -> Networks:
+    """The two trained networks of this process, loaded once per process (threads and Dask
+    workers alike)."""
+    import torch
+
+    from tasks.trained_cpn import load_cpn, predict_crops
+    from tasks.trained_detector import detect_best_boxes, load_detector
+
+    dev = torch.device(device)
+    pose = load_cpn(cpn, dev)
+    det = load_detector(detector, dev) if need_detector else None
+    return Networks(
+        detect=None if det is None else functools.partial(detect_best_boxes, det),
+        keypoints=functools.partial(predict_crops, pose),
+        input_size=int(pose.input_size),
+    )
+
+
+def run_shard(spec: ShardSpec, nets: Networks | None = None) -> dict[str, Any]:
+    """Compute one shard (unless its file exists) and save it atomically; returns its summary.
+    `nets` defaults to the checkpoints of `spec`."""
+    out_file = Path(spec.out_file)
+    if out_file.is_file():
+        return {"index": spec.index, "resumed": True}
+    if spec.torch_threads:
+        import torch
+
+        torch.set_num_threads(spec.torch_threads)
+    cfg = spec.cfg
+    variants = tuple(cfg["variants"])
+    if nets is None:
+        nets = _networks(spec.detector, spec.cpn, spec.device, "cr" in variants)
+    timer = Timer()
+    outs = {v: VariantOut() for v in variants}
+    errors: dict[int, str] = {}
+    t0 = time.perf_counter()
+    batches = decoded_batches(spec.paths, cfg["batch_size"], cfg["loader_workers"],
+                              cfg["max_pixels"])  # fmt: skip
+    for idx, decoded in batches:
+        good = [(i, im) for i, im in zip(idx, decoded, strict=True) if not isinstance(im, str)]
+        errors.update({i: im for i, im in zip(idx, decoded, strict=True) if isinstance(im, str)})
+        if not good:
+            continue
+        rows = [i for i, _ in good]
+        result = infer_images([im for _, im in good], nets, variants, cfg["min_person_score"],
+                              spec.margin, timer)  # fmt: skip
+        for v, (kp, scores, boxes, person) in result.items():
+            outs[v].rows += rows
+            outs[v].kp2d_px += list(kp)
+            outs[v].scores += list(scores)
+            outs[v].box_xyxy_px += list(boxes)
+            outs[v].person_score += list(person)
+    timer.total = time.perf_counter() - t0
+    arrays: dict[str, np.ndarray] = {}
+    for v, o in outs.items():
+        n = len(o.rows)
+        arrays[f"{v}/rows"] = np.asarray(o.rows, dtype=np.int64)
+        arrays[f"{v}/kp2d_px"] = np.asarray(o.kp2d_px, np.float64).reshape(n, NUM_JOINTS, 2)
+        arrays[f"{v}/scores"] = np.asarray(o.scores, np.float64).reshape(n, NUM_JOINTS)
+        arrays[f"{v}/box_xyxy_px"] = np.asarray(o.box_xyxy_px, np.float64).reshape(n, 4)
+        arrays[f"{v}/person_score"] = np.asarray(o.person_score, np.float64).reshape(n)
+    summary = {"index": spec.index, "images": len(spec.paths), "errors": errors,
+               "timer": asdict(timer)}  # fmt: skip
+    arrays["summary"] = np.frombuffer(json.dumps(summary).encode(), dtype=np.uint8)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    with atomic_path(out_file) as tmp:
+        tmp.write_bytes(buf.getvalue())
+    return summary
+
+
+def load_shard(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    return arrays, json.loads(arrays.pop("summary").tobytes().decode())
+
+
+# --------------------------------------------------------------------------------------------
+# The stage around the shards.
+
+
+@dataclass(frozen=True)
+class ChallengeImages:
+    """The rows to run: identity columns, image paths and sizes, label 2D where known."""
+
+    columns: dict[str, np.ndarray]
+    image_path: np.ndarray
+    kp2d_label_px: np.ndarray  # (N, 17, 2), NaN where the table has none
+
+    def __len__(self) -> int:
+        return len(self.image_path)
+
+
+def load_challenge_images(extract_dir: str | Path, splits: Sequence[str]) -> ChallengeImages:
+    """The challenge rows of `splits` that have an image. Raises FileNotFoundError naming the
+    table, ValueError naming the splits when none is there."""
+    path = Path(extract_dir) / "challenge.parquet"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no challenge frames table (run the `extract` stage)")
+    arrays = frames_arrays(read_frames(path))
+    keep = np.isin(arrays["split"].astype(str), list(splits))
+    keep &= np.array([bool(p) for p in arrays["image_path"]], dtype=bool)
+    if not keep.any():
+        found = sorted(set(arrays["split"].astype(str)))
+        raise ValueError(f"{path}: no images in infer_2d.splits {list(splits)} (it has {found})")
+    columns = {k: arrays[k][keep] for k in (*IDENTITY, "frame", "image_width", "image_height")}
+    kp = arrays["kp2d_px"][keep].astype(np.float64).reshape(-1, NUM_JOINTS, 2)
+    return ChallengeImages(columns, arrays["image_path"][keep].astype(str), kp)
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+SHARD_RELEVANT = ("variants", "batch_size", "shard_size", "min_person_score", "max_pixels")
+
+
+def work_key(
+    cfg: Infer2DConfig, margin: float, models: dict[str, str], images: ChallengeImages
+) -> str:
+    """What decides the shards' content: models, code, the settings that change results, the
+    images. Runner, workers and batch size of decoding do not."""
+    settings = {k: to_dict(cfg)[k] for k in SHARD_RELEVANT}
+    blob = json.dumps(
+        {"settings": settings, "margin": margin, "models": models,
+         "code": code_digest(__name__), "paths": list(images.image_path)},
+        sort_keys=True,
+    )  # fmt: skip
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def shard_specs(
+    images: ChallengeImages, cfg: Infer2DConfig, cr: CRConfig, checkpoints: tuple[str, str],
+    work_dir: Path, device: str, torch_threads: int,
+) -> list[ShardSpec]:  # fmt: skip
+    n = len(images)
+    return [
+        ShardSpec(
+            index=k, paths=tuple(images.image_path[s : s + cfg.shard_size]),
+            out_file=str(work_dir / f"shard-{k:05d}.npz"), detector=checkpoints[0],
+            cpn=checkpoints[1], cfg=to_dict(cfg), margin=cr.margin, device=device,
+            torch_threads=torch_threads,
+        )  # fmt: skip
+        for k, s in enumerate(range(0, n, cfg.shard_size))
+    ]
+
+
+def merge_shards(
+    images: ChallengeImages, specs: Sequence[ShardSpec], cfg: Infer2DConfig,
+    producer: Producer, out_dir: str | Path, wall_seconds: float,
+) -> dict[str, Any]:  # fmt: skip
+    """The caches, metrics.json and report.json from the saved shards (all must exist)."""
+    per_variant: dict[str, list[dict[str, np.ndarray]]] = {v: [] for v in cfg.variants}
+    bad: dict[str, str] = {}
+    timer = Timer()
+    offset = 0
+    for spec in progress(specs, total=len(specs), desc="merge shards"):
+        arrays, summary = load_shard(spec.out_file)
+        for i, reason in summary["errors"].items():
+            bad[str(images.image_path[offset + int(i)])] = reason
+        for k in ("detect", "cpn", "total"):
+            setattr(timer, k, getattr(timer, k) + summary["timer"][k])
+        for v in cfg.variants:
+            part = {name.split("/", 1)[1]: a for name, a in arrays.items() if name.startswith(v)}
+            part["rows"] = part["rows"] + offset
+            per_variant[v].append(part)
+        offset += len(spec.paths)
+    metrics: dict[str, Any] = {
+        "images": len(images),
+        "bad_images": len(bad),
+        "seconds": round(wall_seconds, 1),
+        "images_per_s": round(len(images) / max(timer.total, 1e-9), 2),
+        "networks_share_of_time": round((timer.detect + timer.cpn) / max(timer.total, 1e-9), 3),
+        "detector_seconds": round(timer.detect, 1),
+        "cpn_seconds": round(timer.cpn, 1),
+    }
+    report: dict[str, Any] = {"bad_images": bad, "no_person": []}
+    with staged_files(out_dir) as tmp:
+        for v, parts in per_variant.items():
+            cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+            rows = cat["rows"]
+            table = keypoints_table(KeypointRows(
+                source=SOURCE[v], **{k: images.columns[k][rows] for k in IDENTITY},
+                frame=images.columns["frame"][rows], kp2d_px=cat["kp2d_px"],
+                scores=np.clip(cat["scores"], 0, None), box_xyxy_px=cat["box_xyxy_px"],
+                image_wh=np.stack([images.columns["image_width"][rows],
+                                   images.columns["image_height"][rows]], axis=1),
+            ))  # fmt: skip
+            write_keypoints(table, tmp / f"{v}.parquet", producer)
+            no_box = ~np.isfinite(cat["box_xyxy_px"]).all(axis=1)
+            if v == "cr":
+                metrics["cr_no_person"] = int(no_box.sum())
+                report["no_person"] = sorted(str(p) for p in images.image_path[rows[no_box]])
+            metrics.update(label_errors(v, cat["kp2d_px"], images.kp2d_label_px[rows]))
+        write_json_atomic(tmp / "metrics.json", metrics)
+        write_json_atomic(tmp / "report.json", report)
+    return metrics
+
+
+def label_errors(variant: str, kp2d_px: np.ndarray, label_px: np.ndarray) -> dict[str, float]:
+    """Mean joint distance (px) and PCK at 5/10% of the labelled person's height, over the rows
+    whose table has label 2D (the synthetic challenge; the real one has none): {} without."""
+    known = np.isfinite(label_px).all(axis=(1, 2))
+    if not known.any():
+        return {}
+    dist = np.linalg.norm(kp2d_px[known] - label_px[known], axis=-1)
+    ys = label_px[known, :, 1]
+    height = (ys.max(axis=1) - ys.min(axis=1))[:, None]
+    return {
+        f"{variant}_label_rows": int(known.sum()),
+        f"{variant}_kp2d_error_px": round(float(dist.mean()), 3),
+        f"{variant}_pck5": round(float((dist < 0.05 * height).mean()), 4),
+        f"{variant}_pck10": round(float((dist < 0.10 * height).mean()), 4),
+    }
+
+
+def clear_work(work_dir: Path) -> None:
+    """Remove a finished run's shards (nothing is left to resume)."""
+    shutil.rmtree(work_dir, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class InferPlan:
+    """What a run of the stage computes: its images, shards and the producer of its caches."""
+
+    images: ChallengeImages
+    specs: list[ShardSpec]
+    work_dir: str
+    producer: Producer
+
+
+def work_root(out_dir: str | Path) -> Path:
+    """Where shards wait to be merged: beside the stage's output folder, which DVC deletes
+    before the stage runs (``<parent>/.work/<name>/<key>``)."""
+    out = Path(out_dir)
+    return out.parent / ".work" / out.name
+
+
+def plan_infer_2d(
+    cfg: Infer2DConfig, cr: CRConfig, extract_dir: str, checkpoints: tuple[str, str],
+    out_dir: str, device: str,
+) -> InferPlan:  # fmt: skip
+    """Read the images' rows and the checkpoints' digests; lay out the shards."""
+    images = load_challenge_images(extract_dir, cfg.splits)
+    models: dict[str, str] = {}
+    for name, path in zip(("detector", "cpn"), checkpoints, strict=True):
+        if name == "detector" and "cr" not in cfg.variants:
+            continue
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"{path}: no {name} checkpoint (run `train_{name}`)")
+        models[name] = file_sha256(path)
+    key = work_key(cfg, cr.margin, models, images)
+    work_dir = work_root(out_dir) / key
+    work_dir.mkdir(parents=True, exist_ok=True)
+    threads = 0
+    if cfg.runner == "dask" and not cfg.dask_address:
+        threads = max(1, (os.cpu_count() or 1) // cfg.dask_workers)
+    specs = shard_specs(images, cfg, cr, checkpoints, work_dir, device, threads)
+    done = sum(Path(s.out_file).is_file() for s in specs)
+    logger().info(
+        "infer_2d: %d images of %s in %d shards (%d done already, in %s), variants %s",
+        len(images), list(cfg.splits), len(specs), done, work_dir, list(cfg.variants),
+    )  # fmt: skip
+    params = {"infer_2d": to_dict(cfg), "cr": to_dict(cr)}
+    producer = Producer("infer_2d", code_digest(__name__), models, params)
+    return InferPlan(images, specs, str(work_dir), producer)
+
+
+def finish_infer_2d(plan: InferPlan, cfg: Infer2DConfig, out_dir: str, wall: float) -> dict:
+    """Merge the shards into the stage's outputs, then drop them."""
+    missing = [s.out_file for s in plan.specs if not Path(s.out_file).is_file()]
+    if missing:
+        raise RuntimeError(f"infer_2d: {len(missing)} shard(s) missing, first {missing[0]}")
+    metrics = merge_shards(plan.images, plan.specs, cfg, plan.producer, out_dir, wall)
+    clear_work(Path(plan.work_dir))
+    logger().info("infer_2d: %s", metrics)
+    return metrics

@@ -1,0 +1,158 @@
+"""tasks.infer_2d with stand-in networks whose answers are known: CR and ICR compose back to the
+image, the no-person fallback is flagged, bad images are reported by name without losing the
+rest, shards resume, and the merged caches are valid."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from pose3d.config import CRConfig, Infer2DConfig
+from pose3d.crop import crop_box, crop_transform, from_crop, full_image_square
+from pose3d.frames import frames_table, write_frames
+from pose3d.keypoints import Producer, keypoints_to_arrays, read_keypoints
+from tasks.infer_2d import (
+    Networks,
+    Timer,
+    decoded_batches,
+    infer_images,
+    load_challenge_images,
+    merge_shards,
+    run_shard,
+    shard_specs,
+)
+
+SIZE = 64
+BOX = np.array([30.0, 20.0, 50.0, 100.0])
+
+
+def _centre_keypoints(crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A stand-in CPN: every joint at the crop's centre, score 0.5."""
+    n = len(crops)
+    centre = (SIZE - 1) / 2
+    return np.full((n, 17, 2), centre), np.full((n, 17), 0.5)
+
+
+def _nets(score: float = 0.9) -> Networks:
+    return Networks(
+        detect=lambda images: [(BOX.copy(), score) for _ in images],
+        keypoints=_centre_keypoints,
+        input_size=SIZE,
+    )
+
+
+def _cfg(**changes: object) -> Infer2DConfig:
+    cfg = Infer2DConfig(
+        splits=("Val",), variants=("cr", "full"), batch_size=2, shard_size=3, loader_workers=1,
+        min_person_score=0.2, max_pixels=10_000_000, runner="threads", dask_address="",
+        dask_workers=2,
+    )  # fmt: skip
+    return dataclasses.replace(cfg, **changes)  # type: ignore[arg-type]
+
+
+def test_cr_keypoints_land_back_on_the_box_centre_and_full_on_the_image_centre() -> None:
+    image = np.zeros((120, 160, 3), np.uint8)
+    out = infer_images([image], _nets(), ("cr", "full"), 0.2, 0.25, Timer())
+    kp, scores, box, person = out["cr"]
+    np.testing.assert_allclose(kp[0], np.tile([(30 + 50) / 2, (20 + 100) / 2], (17, 1)), atol=1e-9)
+    np.testing.assert_array_equal(box[0], BOX)
+    assert person[0] == pytest.approx(0.9) and scores.shape == (1, 17)
+    kp, _, box, person = out["full"]
+    np.testing.assert_allclose(kp[0], np.tile([79.5, 59.5], (17, 1)), atol=1e-9)
+    assert np.isnan(box).all() and np.isnan(person).all()
+
+
+def test_icr_inverts_cr_for_any_crop_coordinates() -> None:
+    rng = np.random.default_rng(0)
+    square = crop_box(BOX, 0.25)
+    affine = crop_transform(square, SIZE)
+    crop_pts = rng.uniform(0, SIZE, (17, 2))
+    image_pts = from_crop(crop_pts, affine)
+    np.testing.assert_allclose(affine[:, :2] @ image_pts.T + affine[:, 2:], crop_pts.T, atol=1e-9)
+
+
+def test_a_weak_or_missing_detection_falls_back_to_the_whole_image_and_is_flagged() -> None:
+    image = np.zeros((100, 100, 3), np.uint8)
+    for nets in (_nets(score=0.1), dataclasses.replace(_nets(), detect=lambda ims: [None])):
+        kp, _, box, _ = infer_images([image], nets, ("cr",), 0.2, 0.25, Timer())["cr"]
+        assert np.isnan(box).all()  # the flag: no box
+        centre = full_image_square(100, 100)
+        np.testing.assert_allclose(kp[0], np.tile([centre.cx, centre.cy], (17, 1)), atol=1e-9)
+
+
+def _images(folder: Path) -> list[str]:
+    """Six images of every kind a user may have: colour, grey, 16-bit, 4-channel, corrupt,
+    empty."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(1)
+    colour = (rng.random((90, 120, 3)) * 255).astype(np.uint8)
+    files = {
+        "colour.png": colour,
+        "grey.png": colour[:, :, 0],
+        "deep.png": colour.astype(np.uint16) * 257,
+        "alpha.png": np.dstack([colour, np.full((90, 120), 255, np.uint8)]),
+    }
+    for name, image in files.items():
+        assert cv2.imwrite(str(folder / name), image)
+    (folder / "corrupt.jpg").write_bytes(b"\xff\xd8 not a jpeg at all" * 20)
+    (folder / "empty.jpg").write_bytes(b"")
+    return [str(folder / n) for n in (*files, "corrupt.jpg", "empty.jpg")]
+
+
+def test_decoded_batches_keep_order_and_name_bad_files(tmp_path: Path) -> None:
+    paths = _images(tmp_path)
+    for workers in (0, 2):
+        got = list(decoded_batches(paths, 4, workers, 10_000_000))
+        assert [i for idx, _ in got for i in idx] == list(range(6))
+        items = [x for _, batch in got for x in batch]
+        assert all(isinstance(x, np.ndarray) and x.shape == (90, 120, 3) for x in items[:4])
+        assert "corrupt.jpg" in items[4] and "empty.jpg" in items[5]
+    huge = list(decoded_batches(paths[:1], 1, 0, max_pixels=1000))[0][1][0]
+    assert isinstance(huge, str) and "too large" in huge and "colour.png" in huge
+
+
+def _table(tmp_path: Path) -> Path:
+    paths = _images(tmp_path / "img")
+    n = len(paths)
+    kp = np.full((n, 17, 2), np.nan)
+    kp[0] = [[40.0, 60.0]] * 17  # label 2D for one row
+    table = frames_table(
+        dataset="challenge", split="Val", subject="S9", action="", camera="",
+        frame=np.arange(1, n + 1), image_path=paths, image_width=120, image_height=90,
+        kp2d_px=kp,
+    )  # fmt: skip
+    (tmp_path / "extract").mkdir()
+    write_frames(table, tmp_path / "extract" / "challenge.parquet", source={}, producer={})
+    return tmp_path / "extract"
+
+
+def test_shards_resume_and_merge_into_valid_caches_with_bad_images_reported(
+    tmp_path: Path,
+) -> None:
+    cfg = _cfg()
+    images = load_challenge_images(_table(tmp_path), ["Val"])
+    specs = shard_specs(images, cfg, CRConfig(0.25), ("det.pt", "cpn.pt"), tmp_path / "work",
+                        "cpu", 0)  # fmt: skip
+    assert [len(s.paths) for s in specs] == [3, 3]
+    first = run_shard(specs[0], _nets())
+    assert first["errors"] == {} and first["images"] == 3
+    assert run_shard(specs[0], _nets()) == {"index": 0, "resumed": True}  # done: not recomputed
+    second = run_shard(specs[1], _nets(score=0.1))  # no person found in these
+    assert sorted(second["errors"]) == [1, 2]
+    producer = Producer("infer_2d", "code digest", {"cpn": "model digest"}, {})
+    metrics = merge_shards(images, specs, cfg, producer, tmp_path / "out", 1.0)
+    assert metrics["images"] == 6 and metrics["bad_images"] == 2 and metrics["cr_no_person"] == 1
+    assert metrics["cr_label_rows"] == 1  # only row 0 has label 2D
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert sorted(Path(p).name for p in report["bad_images"]) == ["corrupt.jpg", "empty.jpg"]
+    assert [Path(p).name for p in report["no_person"]] == ["alpha.png"]
+    for variant in ("cr", "full"):
+        arrays = keypoints_to_arrays(read_keypoints(tmp_path / "out" / f"{variant}.parquet"))
+        assert list(arrays.frame) == [1, 2, 3, 4]  # the two bad images left out, order kept
+        boxed = np.isfinite(arrays.box_xyxy_px).all(axis=1)
+        assert list(boxed) == ([True, True, True, False] if variant == "cr" else [False] * 4)
