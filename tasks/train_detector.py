@@ -1,0 +1,401 @@
+"""The `train_detector` stage: train torchvision's SSD (models.ssd, random init, two classes) on
+the Human3.6M-layout frames of `train_detector.subjects` with their boxes, then score it.
+
+Training: the frames of `subjects` from ``<extract>/h36m.parquet`` (an even sample of
+`max_images`), never a subject of the challenge's Val/Test images
+(`tasks.frames_2d.check_unseen_subjects`); each image decoded and augmented
+(`models.ssd.train_transform`, preset `augment`; about 26 ms per 320 px frame with the "ssd"
+preset, a third of a step at 224 px) in the main process; AdamW,
+linear warm-up then cosine decay per step; the detector's input side is `image_size`
+(`tasks.trained_detector.sized_detector`). After every epoch ``out_dir`` gets (atomically,
+`tasks.engine`'s checkpoint format and resume rule):
+- ``checkpoint.pt``: model, optimiser, scheduler, epoch, and in ``config`` what rebuilds the
+  model (`tasks.trained_detector.load_detector`);
+- ``history.csv``: one row per epoch (`HISTORY_FIELDS`; ``heldout_ap50`` on a sample of at most
+  `EPOCH_EVAL_IMAGES` held-out frames).
+After training: AP at IoU 0.5 and the recall of the best box (`detection_scores`) on every frame
+of `heldout_subjects` and on the challenge images of `eval_splits` (their label boxes), in
+``metrics.json``, and ``detections.png`` (truth and best box on a few of those images).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+from torchvision.ops import box_iou
+
+from models.ssd import (
+    PERSON_LABEL,
+    DetectorConfig,
+    best_person_box,
+    detection_sample,
+    train_transform,
+)
+from pose3d.config import TrainDetectorConfig, to_dict
+from pose3d.io import write_json_atomic
+from pose3d.plots import save_figure
+from tasks._prefect import logger, progress, stage_task
+from tasks.engine import (
+    array_digest,
+    fingerprint,
+    resume_state,
+    save_checkpoint,
+    seed_everything,
+    write_history,
+)
+from tasks.frames_2d import Frames2D, check_unseen_subjects, load_frames_2d, read_rgb
+from tasks.trained_detector import (
+    LoadedDetector,
+    checkpoint_config,
+    detect,
+    load_detector,
+    prepare,
+    sized_detector,
+)
+
+CHECKPOINT = "checkpoint.pt"
+HISTORY = "history.csv"
+METRICS = "metrics.json"
+PICTURE = "detections.png"
+HISTORY_FIELDS = ("epoch", "lr", "train_loss", "heldout_ap50", "train_seconds", "images_per_s")
+EPOCH_EVAL_IMAGES = 100  # held-out frames scored after each epoch (the curve); all at the end
+WARMUP_FRACTION = 0.05  # of the optimiser steps
+GRAD_CLIP_NORM = 10.0  # random-init SSD: a few early batches give huge gradients
+
+
+@dataclass(frozen=True)
+class DetectorResult:
+    checkpoint: Path
+    history: list[dict[str, float]]
+    epochs_run: int  # epochs trained by this call (0 when the checkpoint was already complete)
+    train_seconds: float  # wall time of the epochs of this call (loading and augmenting included)
+
+
+def detector_config(cfg: TrainDetectorConfig) -> DetectorConfig:
+    """The `models.ssd` config of a `train_detector` section."""
+    return DetectorConfig(arch=cfg.arch, score_thresh=cfg.score_thresh, augment=cfg.augment)
+
+
+def lr_factor(step: int, total_steps: int, warmup_fraction: float = WARMUP_FRACTION) -> float:
+    """Learning-rate multiplier at optimiser step `step` (0-based): linear warm-up over the first
+    `warmup_fraction` of the steps, then cosine decay to 0."""
+    warmup = max(1, int(warmup_fraction * total_steps))
+    if step < warmup:
+        return (step + 1) / warmup
+    t = (step - warmup) / max(1, total_steps - warmup)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, t)))
+
+
+def valid_boxes(frames: Frames2D) -> Frames2D:
+    """The frames whose box is finite with a positive width and height."""
+    b = frames.box_xyxy_px
+    ok = np.isfinite(b).all(1) & (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])
+    return frames.take(np.flatnonzero(ok))
+
+
+class BoxFrames(torch.utils.data.Dataset):
+    """Frames with one person box each, decoded and augmented: (image (3, H, W) float in [0, 1],
+    {"boxes": (K, 4) XYXY px, "labels": (K,)}) as plain tensors."""
+
+    def __init__(self, frames: Frames2D, cfg: DetectorConfig) -> None:
+        self.paths = list(frames.image_path)
+        self.boxes = frames.box_xyxy_px
+        self.transform = train_transform(cfg)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        image, target = self.transform(*detection_sample(read_rgb(self.paths[i]), self.boxes[i]))
+        return image.as_subclass(torch.Tensor), {
+            "boxes": target["boxes"].as_subclass(torch.Tensor).float(),
+            "labels": target["labels"],
+        }
+
+
+def _collate(batch: Sequence[Any]) -> tuple[list, list]:
+    return [b[0] for b in batch], [b[1] for b in batch]
+
+
+def detection_scores(
+    detections: Sequence[Mapping[str, torch.Tensor]],
+    truth_xyxy_px: np.ndarray,
+    iou_thresh: float = 0.5,
+    person_label: int = PERSON_LABEL,
+) -> tuple[float, float]:
+    """(AP, best-box recall) of one-person images at IoU `iou_thresh`.
+
+    AP: the person detections of all images ranked by score; one is a true positive when its
+    IoU with its image's truth is >= `iou_thresh` and no higher-ranked detection has matched
+    that truth yet (else a false positive); all-point interpolated AP over the precision/recall
+    curve, with one positive per image. Best-box recall: the share of images whose highest-
+    scoring person detection has IoU >= `iou_thresh` (no detection: a miss).
+    Shapes: detections: one dict (boxes (K, 4), scores (K,), labels (K,)) per image;
+    truth_xyxy_px (N, 4).
+    """
+    truth = torch.as_tensor(np.asarray(truth_xyxy_px, dtype=np.float64)).reshape(-1, 4)
+    if len(detections) != len(truth):
+        raise ValueError(f"{len(detections)} images of detections, {len(truth)} truth boxes")
+    n = len(truth)
+    if n == 0:
+        return float("nan"), float("nan")
+    scores, ious, images = [], [], []
+    best_hits = 0
+    for i, det in enumerate(detections):
+        people = det["labels"] == person_label
+        if not bool(people.any()):
+            continue
+        s = det["scores"][people].double()
+        iou = box_iou(det["boxes"][people].double(), truth[i : i + 1])[:, 0]
+        best_hits += int(iou[int(torch.argmax(s))] >= iou_thresh)
+        scores.append(s)
+        ious.append(iou)
+        images.append(torch.full_like(s, i, dtype=torch.int64))
+    if not scores:
+        return 0.0, 0.0
+    all_scores, all_ious, all_images = torch.cat(scores), torch.cat(ious), torch.cat(images)
+    order = torch.argsort(all_scores, descending=True, stable=True)
+    matched = np.zeros(n, dtype=bool)
+    tp = np.zeros(len(order))
+    for rank, j in enumerate(order.tolist()):
+        image = int(all_images[j])
+        if all_ious[j] >= iou_thresh and not matched[image]:
+            matched[image] = True
+            tp[rank] = 1.0
+    ctp = np.cumsum(tp)
+    recall = ctp / n
+    precision = ctp / np.arange(1, len(tp) + 1)
+    # all-point interpolation: precision made non-increasing from the right
+    r = np.concatenate([[0.0], recall, [recall[-1]]])
+    p = np.concatenate([[0.0], precision, [0.0]])
+    p = np.maximum.accumulate(p[::-1])[::-1]
+    steps = np.flatnonzero(r[1:] != r[:-1])
+    ap = float(np.sum((r[steps + 1] - r[steps]) * p[steps + 1]))
+    return ap, best_hits / n
+
+
+def detect_frames(
+    det: LoadedDetector, frames: Frames2D, batch_size: int = 16, desc: str = "detect"
+) -> list[dict[str, torch.Tensor]]:
+    """`detect` on the images of `frames`, decoded one batch at a time."""
+    out: list[dict[str, torch.Tensor]] = []
+    starts = range(0, len(frames), batch_size)
+    for start in progress(starts, total=len(starts), desc=desc, every=0.25):
+        images = [read_rgb(p) for p in frames.image_path[start : start + batch_size]]
+        out += detect(det, images, batch_size)
+    return out
+
+
+def _even_sample(frames: Frames2D, n: int) -> Frames2D:
+    if len(frames) <= n:
+        return frames
+    return frames.take(np.linspace(0, len(frames) - 1, n).round().astype(int))
+
+
+def train_detector(
+    cfg: TrainDetectorConfig,
+    extract_dir: str | Path,
+    out_dir: str | Path,
+    seed: int,
+    device: torch.device | None = None,
+    workers: int = 0,
+) -> DetectorResult:
+    """Train (or resume) the detector of `cfg` on the frames of ``cfg.subjects`` in
+    ``extract_dir/h36m.parquet``. Writes ``out_dir/checkpoint.pt`` and ``out_dir/history.csv``
+    after every epoch. Raises ValueError for a subject of the challenge's Val/Test images, no
+    frames, or fewer frames than one batch. `workers`: DataLoader worker processes that decode
+    and augment (0: in the main process; 1 was no faster on 2 busy cores, and a forked worker
+    sometimes died at start inside a Prefect flow run)."""
+    device = device or torch.device("cpu")
+    extract_dir, out_dir = Path(extract_dir), Path(out_dir)
+    check_unseen_subjects(extract_dir / "challenge.parquet", cfg.subjects, "train_detector")
+    train = valid_boxes(
+        load_frames_2d(extract_dir / "h36m.parquet", cfg.subjects, (), cfg.max_images)
+    )
+    if len(train) < cfg.batch_size:
+        raise ValueError(
+            f"train_detector: {len(train)} training frames with a box, fewer than one batch "
+            f"({cfg.batch_size})"
+        )
+    heldout = _heldout(cfg, extract_dir)
+    curve_frames = None if heldout is None else _even_sample(heldout, EPOCH_EVAL_IMAGES)
+    det_cfg = detector_config(cfg)
+    seed_everything(seed)
+    model = prepare(sized_detector(det_cfg, cfg.image_size), device, cfg.channels_last)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = len(train) // cfg.batch_size
+    total_steps = cfg.epochs * steps_per_epoch
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total_steps))
+    run_id = fingerprint(
+        to_dict(cfg), seed, __name__,
+        array_digest([train.image_path.astype(str), train.box_xyxy_px]),
+    )  # fmt: skip
+    history: list[dict[str, float]] = []
+    start = 0
+    state = resume_state(out_dir / CHECKPOINT, run_id)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        history, start = list(state["history"]), int(state["epoch"])
+        logger().info("resuming %s at epoch %d/%d", out_dir / CHECKPOINT, start + 1, cfg.epochs)
+    dataset = BoxFrames(train, det_cfg)
+    loaded = LoadedDetector(model, det_cfg, cfg.image_size, cfg.channels_last, device)
+    seconds = 0.0
+    for epoch in range(start, cfg.epochs):
+        epoch_seed = seed * 100_003 + epoch
+        torch.manual_seed(epoch_seed)  # the augmentation's draws when workers=0
+        loader = torch.utils.data.DataLoader(
+            dataset, batch_size=cfg.batch_size, shuffle=True, drop_last=True,
+            num_workers=workers, collate_fn=_collate,
+            generator=torch.Generator().manual_seed(epoch_seed),
+        )  # fmt: skip
+        lr = opt.param_groups[0]["lr"]
+        model.train()
+        total = torch.zeros((), dtype=torch.float64, device=device)
+        t0 = time.perf_counter()
+        desc = f"train_detector epoch {epoch + 1}/{cfg.epochs}"
+        for images, targets in progress(loader, total=steps_per_epoch, desc=desc, every=0.25):
+            images = [im.to(device, non_blocking=True) for im in images]
+            targets = [{k: v.to(device) for k, v in t.items()} for t in targets]
+            losses = model(images, targets)
+            loss = losses["bbox_regression"] + losses["classification"]
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP_NORM)
+            opt.step()
+            sched.step()
+            total += loss.detach()
+        sec = time.perf_counter() - t0
+        seconds += sec
+        mean_loss = float(total) / max(1, steps_per_epoch)
+        ap = float("nan")
+        if curve_frames is not None:
+            truth = curve_frames.box_xyxy_px
+            ap = detection_scores(detect_frames(loaded, curve_frames, desc="held-out"), truth)[0]
+        history.append(
+            {"epoch": epoch + 1, "lr": lr, "train_loss": mean_loss, "heldout_ap50": ap,
+             "train_seconds": sec, "images_per_s": steps_per_epoch * cfg.batch_size / sec}
+        )  # fmt: skip
+        logger().info(
+            "epoch %d/%d: loss %.4f, held-out AP50 %.3f (%d frames), %.1f s, %.1f images/s",
+            epoch + 1, cfg.epochs, mean_loss, ap, 0 if curve_frames is None else len(curve_frames),
+            sec, history[-1]["images_per_s"],
+        )  # fmt: skip
+        save_checkpoint(out_dir / CHECKPOINT, {
+            "model": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
+            "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+            "rng": torch.get_rng_state(), "epoch": epoch + 1,
+            "config": checkpoint_config(det_cfg, cfg.image_size, cfg.channels_last),
+            "fingerprint": run_id, "history": history,
+        })  # fmt: skip
+        write_history(out_dir / HISTORY, history, HISTORY_FIELDS)
+    if start >= cfg.epochs:  # complete already: restore the curves (DVC deletes them before a run)
+        write_history(out_dir / HISTORY, history, HISTORY_FIELDS)
+    model.eval()
+    return DetectorResult(out_dir / CHECKPOINT, history, cfg.epochs - start, seconds)
+
+
+def _heldout(cfg: TrainDetectorConfig, extract_dir: Path) -> Frames2D | None:
+    if not cfg.heldout_subjects:
+        return None
+    return valid_boxes(load_frames_2d(extract_dir / "h36m.parquet", cfg.heldout_subjects))
+
+
+def eval_sets(cfg: TrainDetectorConfig, extract_dir: str | Path) -> dict[str, Frames2D]:
+    """What the detector is scored on: ``heldout`` (the frames of `heldout_subjects`) and each
+    challenge split of `eval_splits` (lower-cased; its images with a label box). A missing
+    challenge table leaves its splits out (with a warning)."""
+    extract_dir = Path(extract_dir)
+    sets: dict[str, Frames2D] = {}
+    heldout = _heldout(cfg, extract_dir)
+    if heldout is not None:
+        sets["heldout"] = heldout
+    challenge = extract_dir / "challenge.parquet"
+    for split in cfg.eval_splits:
+        if not challenge.is_file():
+            logger().warning("train_detector: %s missing, %s not scored", challenge, split)
+            continue
+        sets[split.lower()] = valid_boxes(load_frames_2d(challenge, (), (split,)))
+    return sets
+
+
+def detections_figure(
+    examples: Sequence[tuple[str, str, np.ndarray, Mapping[str, torch.Tensor]]],
+) -> Figure:
+    """One panel per (title, image path, truth box, detections): the image, the truth box
+    (green) and the best person box (red, with its score)."""
+    cols = min(4, max(1, len(examples)))
+    rows = math.ceil(len(examples) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, (title, path, truth, det) in zip(axes.ravel(), examples, strict=False):
+        ax.imshow(read_rgb(path))
+        x0, y0, x1, y1 = truth
+        ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec="lime", lw=1.5))
+        best = best_person_box(det)
+        if best is not None:
+            (b0, c0, b1, c1), score = best
+            ax.add_patch(Rectangle((b0, c0), b1 - b0, c1 - c0, fill=False, ec="red", lw=1.5))
+            title = f"{title} {score:.2f}"
+        ax.set_title(title, fontsize=8)
+    fig.suptitle("truth (green), best detection (red, score)", fontsize=9)
+    return fig
+
+
+def evaluate_detector(
+    det: LoadedDetector, sets: Mapping[str, Frames2D], out_dir: str | Path, per_set: int = 4
+) -> dict[str, float]:
+    """``<set>_ap50``, ``<set>_best_box_recall`` and ``<set>_images`` of each set; draws
+    ``detections.png`` from `per_set` evenly spaced images of each."""
+    metrics: dict[str, float] = {}
+    examples = []
+    for name, frames in sets.items():
+        found = detect_frames(det, frames, desc=f"score {name}")
+        ap, recall = detection_scores(found, frames.box_xyxy_px)
+        metrics |= {f"{name}_ap50": ap, f"{name}_best_box_recall": recall,
+                    f"{name}_images": float(len(frames))}  # fmt: skip
+        for i in np.linspace(0, len(frames) - 1, min(per_set, len(frames))).round().astype(int):
+            examples.append((name, frames.image_path[i], frames.box_xyxy_px[i], found[i]))
+    if examples:
+        save_figure(detections_figure(examples), Path(out_dir) / PICTURE)
+    return metrics
+
+
+def train_detector_stage(
+    cfg: TrainDetectorConfig,
+    extract_dir: str | Path,
+    out_dir: str | Path,
+    seed: int,
+    device: torch.device | None = None,
+) -> dict[str, float]:
+    """The stage: `train_detector`, then `evaluate_detector` into ``metrics.json`` and
+    ``detections.png``. Returns the metrics."""
+    device = device or torch.device("cpu")
+    result = train_detector(cfg, extract_dir, out_dir, seed, device)
+    det = load_detector(result.checkpoint, device)
+    t0 = time.perf_counter()
+    metrics = evaluate_detector(det, eval_sets(cfg, extract_dir), out_dir)
+    metrics |= {
+        "train_seconds": sum(h["train_seconds"] for h in result.history),
+        "eval_seconds": time.perf_counter() - t0,
+        "epochs": float(len(result.history)),
+        "torch_threads": float(torch.get_num_threads()),
+    }
+    write_json_atomic(Path(out_dir) / METRICS, metrics)
+    logger().info("train_detector: %s", metrics)
+    return metrics
+
+
+train_detector_task = stage_task(train_detector_stage)
