@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -55,6 +56,7 @@ from tasks.engine import (
 )
 from tasks.frames_2d import Frames2D, check_unseen_subjects, load_frames_2d, read_rgb
 from tasks.trained_detector import (
+    NATIVE_SIZE,
     LoadedDetector,
     checkpoint_config,
     detect,
@@ -104,23 +106,43 @@ def valid_boxes(frames: Frames2D) -> Frames2D:
 
 
 class BoxFrames(torch.utils.data.Dataset):
-    """Frames with one person box each, decoded and augmented: (image (3, H, W) float in [0, 1],
+    """Frames with one person box each, decoded, shrunk so that their longer side is at most
+    `max_side` (0: as they are; the detector's input side: augmenting more pixels than the
+    detector sees only costs time) and augmented: (image (3, H, W) float in [0, 1],
     {"boxes": (K, 4) XYXY px, "labels": (K,)}) as plain tensors."""
 
-    def __init__(self, frames: Frames2D, cfg: DetectorConfig) -> None:
+    def __init__(self, frames: Frames2D, cfg: DetectorConfig, max_side: int = 0) -> None:
         self.paths = list(frames.image_path)
         self.boxes = frames.box_xyxy_px
         self.transform = train_transform(cfg)
+        self.max_side = max_side
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        image, target = self.transform(*detection_sample(read_rgb(self.paths[i]), self.boxes[i]))
+        image, box = shrink(read_rgb(self.paths[i]), self.boxes[i], self.max_side)
+        image, target = self.transform(*detection_sample(image, box))
         return image.as_subclass(torch.Tensor), {
             "boxes": target["boxes"].as_subclass(torch.Tensor).float(),
             "labels": target["labels"],
         }
+
+
+def shrink(
+    image: np.ndarray, box_xyxy_px: np.ndarray, max_side: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """`image` resized (area interpolation) so that its longer side is at most `max_side`
+    (0: unchanged), and its box in the new pixels. Shapes: (H, W, 3), (4,) -> (H', W', 3), (4,)."""
+    height, width = image.shape[:2]
+    if max_side <= 0 or max(height, width) <= max_side:
+        return image, box_xyxy_px
+    scale = max_side / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    return small, np.asarray(box_xyxy_px, np.float64) * [
+        size[0] / width, size[1] / height, size[0] / width, size[1] / height,
+    ]  # fmt: skip
 
 
 def _collate(batch: Sequence[Any]) -> tuple[list, list]:
@@ -249,7 +271,7 @@ def train_detector(
         sched.load_state_dict(state["scheduler"])
         history, start = list(state["history"]), int(state["epoch"])
         logger().info("resuming %s at epoch %d/%d", out_dir / CHECKPOINT, start + 1, cfg.epochs)
-    dataset = BoxFrames(train, det_cfg)
+    dataset = BoxFrames(train, det_cfg, cfg.image_size or NATIVE_SIZE[cfg.arch])
     loaded = LoadedDetector(model, det_cfg, cfg.image_size, cfg.channels_last, device)
     seconds = 0.0
     for epoch in range(start, cfg.epochs):

@@ -14,7 +14,7 @@ import torch
 from models.ssd import DetectorConfig
 from pose3d.config import TrainDetectorConfig, load_params
 from tasks.engine import save_checkpoint
-from tasks.train_detector import detection_scores, lr_factor, train_detector
+from tasks.train_detector import detection_scores, lr_factor, shrink, train_detector
 from tasks.trained_detector import (
     checkpoint_config,
     detect,
@@ -163,3 +163,15 @@ def test_refuses_a_subject_of_the_challenge_val_or_test_images(
     with pytest.raises(ValueError, match=r"'S9'.*\] appear in the challenge's Val/Test"):
         train_detector(cfg, extract, tmp_path / "out", 0, workers=0)
     assert not (tmp_path / "out").exists()
+
+
+def test_shrink_keeps_the_box_on_the_same_pixels() -> None:
+    image = np.zeros((200, 100, 3), np.uint8)
+    image[50:150, 20:60] = 255
+    small, box = shrink(image, np.array([20.0, 50.0, 60.0, 150.0]), 100)
+    assert small.shape == (100, 50, 3)
+    np.testing.assert_allclose(box, [10.0, 25.0, 30.0, 75.0])
+    assert small[25:75, 10:30].min() == 255 and small[:24].max() == 0
+    same, same_box = shrink(image, np.array([1.0, 2.0, 3.0, 4.0]), 0)
+    assert same is image and list(same_box) == [1.0, 2.0, 3.0, 4.0]
+    assert shrink(image, np.zeros(4), 200)[0] is image
