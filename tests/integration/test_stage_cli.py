@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 STAGES = ["generate", "extract", "import_keypoints", "lifting", "train_lifter", "evaluate",
-          "ablation"]  # fmt: skip
+          "ablation", "train_cpn"]  # fmt: skip
 
 
 def _run(repo_root: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], float]:

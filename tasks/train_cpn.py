@@ -1,0 +1,482 @@
+"""The `train_cpn` stage: train the Cascaded Pyramid Network (models.cpn.CPN) through
+crop-and-resize on the Human3.6M-layout frames of ``train_cpn.subjects``, then score it on the
+frames of ``train_cpn.heldout_subjects`` in the original images.
+
+A training sample (`build_sample`): the ground-truth box -> the square of `pose3d.crop.crop_box`
+with ``cr.margin`` -> a random `CropJitter` (rotation, scale) -> the ``input_size`` crop, the
+keypoints mapped into it, mirrored half of the time with the left/right joints swapped; targets
+are Gaussians (`pose3d.heatmaps.gaussian_heatmaps`) with the GlobalNet levels' sigmas and the
+RefineNet's; a joint is visible when finite and inside the crop. Samples are drawn by a
+DataLoader (`CropDataset`), each from a generator seeded by (seed, epoch, row): the same for any
+number of workers, and for a resumed run.
+
+Training: AdamW, linear warm-up then cosine decay, channels_last and bfloat16 autocast where the
+device has it natively (the losses in float32). After every epoch ``out_dir`` gets, atomically
+(`tasks.engine`'s checkpoint format and resume rule):
+- ``checkpoint.pt``: model, optimiser, scheduler, epoch, the `CPNConfig` and, for inference,
+  the crop margin, the flip test, bf16 and channels_last (`tasks.trained_cpn.load_cpn`);
+- ``history.csv``: one row per epoch (`HISTORY_FIELDS`); ``val_px_error`` is the mean pixel
+  error on an even sample of up to `HISTORY_VAL_IMAGES` held-out frames, without flip test.
+After training: ``metrics.json`` (held-out pixel error, PCK at 5% / 10% of the box's longest
+side, train seconds, ...), ``per_joint.csv`` and ``keypoints.png`` (held-out crops, truth and
+prediction), on all held-out frames cropped with their ground-truth boxes, no jitter.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from models.cpn import CPN, CPNConfig
+from models.cpn_loss import cpn_loss
+from pose3d.config import TrainCPNConfig, to_dict
+from pose3d.crop import (
+    NO_JITTER,
+    CropJitter,
+    crop_box,
+    crop_image,
+    crop_transform,
+    from_crop,
+    sample_jitter,
+    to_crop,
+)
+from pose3d.heatmaps import gaussian_heatmaps
+from pose3d.io import write_text_atomic
+from pose3d.plots import save_figure
+from pose3d.skeleton import H36M17_JOINTS, H36M17_PARENTS, flip_lr
+from tasks._prefect import logger, progress, stage_task
+from tasks.engine import (
+    array_digest,
+    fingerprint,
+    resume_state,
+    reuse_freed_memory,
+    save_checkpoint,
+    seed_everything,
+    write_history,
+)
+from tasks.frames_2d import Frames2D, check_unseen_subjects, load_frames_2d, read_rgb
+from tasks.trained_cpn import LoadedCPN, autocast, normalize_images, predict_crops, use_bf16
+
+CHECKPOINT = "checkpoint.pt"
+HISTORY = "history.csv"
+METRICS = "metrics.json"
+PER_JOINT = "per_joint.csv"
+KEYPOINTS_PNG = "keypoints.png"
+HISTORY_FIELDS = ("epoch", "lr", "train_loss", "val_px_error", "train_seconds", "samples_per_s")
+HISTORY_VAL_IMAGES = 96  # held-out frames scored after each epoch (all of them at the end)
+WARMUP_FRACTION = 0.05
+PCK_FRACTIONS = (0.05, 0.10)
+# DataLoader workers decoding and cropping beside the training step (POSE3D_CPN_WORKERS overrides);
+# 0: decoding is ~1.4 ms of the ~31 ms a crop costs on one thread, and a forked worker died under
+# Prefect at the end of an epoch (exit code 1, no traceback)
+DEFAULT_WORKERS = 0
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One training crop. Shapes: crop (S, S, 3) uint8; kp_crop_px (J, 2) (NaN = missing);
+    visible (J,) bool; affine (2, 3): image px -> crop px, the mirror included (so
+    ``from_crop(kp_crop_px, affine)`` is the image keypoints, left/right swapped when flipped)."""
+
+    crop: np.ndarray
+    kp_crop_px: np.ndarray
+    visible: np.ndarray
+    affine: np.ndarray
+    flipped: bool
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    checkpoint: Path
+    history: list[dict[str, float]]
+    epochs_run: int  # epochs trained by this call (0 when the checkpoint was already complete)
+    train_seconds: float  # time in training epochs during this call
+    metrics: dict[str, float]
+
+
+def cpn_config(cfg: TrainCPNConfig) -> CPNConfig:
+    """The network that `train_cpn` builds."""
+    return CPNConfig(backbone=cfg.backbone, input_size=cfg.input_size, channels=cfg.channels)
+
+
+def mirror_affine(affine: np.ndarray, size: int) -> np.ndarray:
+    """`affine` followed by the crop's left-right mirror ``x -> size - 1 - x``."""
+    out = np.array(affine, dtype=np.float64)
+    out[0] = -out[0]
+    out[0, 2] += size - 1
+    return out
+
+
+def build_sample(
+    image: np.ndarray,
+    box_xyxy_px: np.ndarray,
+    kp2d_px: np.ndarray,
+    size: int,
+    margin: float,
+    jitter: CropJitter = NO_JITTER,
+    flip: bool = False,
+) -> Sample:
+    """The crop of a labelled image: the box's square (`crop_box`), jittered, resampled to
+    ``size x size``, mirrored when `flip` (keypoints' left/right labels swapped).
+
+    Shapes: image (H, W, 3) uint8, box_xyxy_px (4,), kp2d_px (J, 2) px -> `Sample`.
+    """
+    square = crop_box(box_xyxy_px, margin)
+    affine = crop_transform(square, size, jitter)
+    crop = crop_image(image, square, size, jitter)
+    if flip:
+        affine = mirror_affine(affine, size)
+        crop = np.ascontiguousarray(crop[:, ::-1])
+    kp = to_crop(np.asarray(kp2d_px, dtype=np.float64), affine)
+    if flip:
+        kp = flip_lr(kp)
+    finite = np.all(np.isfinite(kp), axis=-1)
+    with np.errstate(invalid="ignore"):
+        inside = np.all((kp >= -0.5) & (kp <= size - 0.5), axis=-1)
+    return Sample(crop, kp, finite & inside, affine, flip)
+
+
+def sample_targets(sample: Sample, cfg: CPNConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian targets of a sample. Shapes: -> (global (L, J, H, W), refine (J, H, W)) float32."""
+    kp = np.where(sample.visible[:, None], sample.kp_crop_px, 0.0)
+    global_maps = np.stack([
+        gaussian_heatmaps(kp, sample.visible, cfg.input_size, cfg.heatmap_stride, sigma)
+        for sigma in cfg.global_sigmas
+    ])  # fmt: skip
+    refine = gaussian_heatmaps(
+        kp, sample.visible, cfg.input_size, cfg.heatmap_stride, cfg.refine_sigma
+    )
+    return global_maps, refine
+
+
+class CropDataset(Dataset[tuple[torch.Tensor, ...]]):
+    """Training crops with their targets, drawn afresh each epoch (`set_epoch`).
+
+    Item: (crop (S, S, 3) uint8, global targets (L, J, H, W), refine targets (J, H, W),
+    visible (J,) bool).
+    """
+
+    def __init__(
+        self, frames: Frames2D, cfg: TrainCPNConfig, net: CPNConfig, margin: float, seed: int
+    ) -> None:
+        self.frames, self.cfg, self.net, self.margin, self.seed = frames, cfg, net, margin, seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def sample(self, index: int) -> Sample:
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        jitter = sample_jitter(rng, self.cfg.rotate_deg, self.cfg.log2_scale)
+        flip = bool(self.cfg.flip and rng.random() < 0.5)
+        image = read_rgb(self.frames.image_path[index])
+        return build_sample(
+            image, self.frames.box_xyxy_px[index], self.frames.kp2d_px[index],
+            self.net.input_size, self.margin, jitter, flip,
+        )  # fmt: skip
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
+        sample = self.sample(index)
+        global_maps, refine = sample_targets(sample, self.net)
+        return (
+            torch.from_numpy(sample.crop), torch.from_numpy(global_maps),
+            torch.from_numpy(refine), torch.from_numpy(sample.visible),
+        )  # fmt: skip
+
+
+def lr_factor(step: int, total_steps: int, warmup_fraction: float = WARMUP_FRACTION) -> float:
+    """Learning-rate multiplier at optimiser step `step` (0-based): linear warm-up over the first
+    `warmup_fraction` of the steps, then cosine decay to 0."""
+    warmup = int(warmup_fraction * total_steps)
+    if step < warmup:
+        return (step + 1) / warmup
+    t = (step - warmup) / max(1, total_steps - warmup)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, t)))
+
+
+def keypoint_metrics(
+    pred_px: np.ndarray, truth_px: np.ndarray, box_xyxy_px: np.ndarray
+) -> tuple[dict[str, float], np.ndarray]:
+    """Pixel error and PCK of predicted keypoints, over the joints with finite truth.
+
+    PCK@f: the share of joints within ``f`` times the box's longest side of the truth.
+    Shapes: pred_px (N, J, 2), truth_px (N, J, 2), box_xyxy_px (N, 4) -> ({"px_error",
+    "pck5", "pck10", "joints"}, per-joint pixel error (J,), NaN for a joint never labelled).
+    """
+    pred, truth = np.asarray(pred_px, np.float64), np.asarray(truth_px, np.float64)
+    boxes = np.asarray(box_xyxy_px, np.float64)
+    if pred.shape != truth.shape or pred.ndim != 3 or boxes.shape != (len(pred), 4):
+        raise ValueError(
+            f"pred {pred.shape}, truth {truth.shape}, boxes {boxes.shape}: expected (N, J, 2) "
+            "twice and (N, 4)"
+        )
+    labelled = np.all(np.isfinite(truth), axis=-1)
+    err = np.linalg.norm(pred - truth, axis=-1)
+    err = np.where(labelled & ~np.isfinite(err), np.inf, err)  # no prediction: a miss
+    size = np.max(boxes[:, 2:] - boxes[:, :2], axis=1)[:, None]
+    n = int(labelled.sum())
+    metrics: dict[str, float] = {"joints": float(n)}
+    finite_err = np.where(labelled, err, 0.0)
+    metrics["px_error"] = float(finite_err.sum() / n) if n else float("nan")
+    for fraction in PCK_FRACTIONS:
+        hit = labelled & (err <= fraction * size)
+        metrics[f"pck{round(fraction * 100)}"] = float(hit.sum() / n) if n else float("nan")
+    counts = labelled.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_joint = np.where(counts > 0, finite_err.sum(axis=0) / counts, np.nan)
+    return metrics, per_joint
+
+
+def eval_crops(frames: Frames2D, size: int, margin: float) -> tuple[np.ndarray, np.ndarray]:
+    """The ground-truth-box crops of `frames`, no jitter. Shapes: -> ((N, S, S, 3) uint8,
+    affines (N, 2, 3))."""
+    crops = np.zeros((len(frames), size, size, 3), np.uint8)
+    affines = np.zeros((len(frames), 2, 3))
+    for i in range(len(frames)):
+        square = crop_box(frames.box_xyxy_px[i], margin)
+        crops[i] = crop_image(read_rgb(frames.image_path[i]), square, size)
+        affines[i] = crop_transform(square, size)
+    return crops, affines
+
+
+def predict_frames(
+    cpn: LoadedCPN, frames: Frames2D, flip_test: bool | None = None, batch_size: int = 32
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CR with the ground-truth boxes, `predict_crops`, ICR. Shapes: -> (kp image px (N, J, 2),
+    scores (N, J), crops (N, S, S, 3) uint8)."""
+    crops, affines = eval_crops(frames, cpn.input_size, cpn.margin)
+    kp_crop, scores = predict_crops(cpn, crops, batch_size, flip_test)
+    return from_crop(kp_crop, affines), scores, crops
+
+
+def _even_sample(frames: Frames2D, n: int) -> Frames2D:
+    if len(frames) <= n:
+        return frames
+    return frames.take(np.linspace(0, len(frames) - 1, n).round().astype(int))
+
+
+def _workers() -> int:
+    return int(os.environ.get("POSE3D_CPN_WORKERS", DEFAULT_WORKERS))
+
+
+def _train_epoch(
+    model: CPN, opt: torch.optim.Optimizer, sched: Any, loader: DataLoader[Any],
+    net: CPNConfig, cfg: TrainCPNConfig, device: torch.device, desc: str,
+) -> tuple[float, int]:  # fmt: skip
+    model.train()
+    total = torch.zeros((), dtype=torch.float64, device=device)
+    steps, samples = 0, 0
+    for crops, global_t, refine_t, visible in progress(loader, len(loader), desc, every=0.25):
+        images = normalize_images(crops.to(device, non_blocking=True), cfg.channels_last)
+        with autocast(device, cfg.bf16):
+            outputs = model(images)
+        loss = cpn_loss(
+            outputs, global_t.to(device), refine_t.to(device), visible.to(device), net.top_k
+        )
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        total += loss.detach()
+        steps, samples = steps + 1, samples + len(crops)
+    return float(total) / max(1, steps), samples
+
+
+def _frames_digest(frames: Frames2D) -> str:
+    paths = np.frombuffer("\n".join(frames.image_path.tolist()).encode(), np.uint8)
+    return array_digest([paths, frames.box_xyxy_px, frames.kp2d_px])
+
+
+def train_cpn(
+    train: Frames2D,
+    heldout: Frames2D,
+    cfg: TrainCPNConfig,
+    margin: float,
+    out_dir: str | Path,
+    seed: int,
+    device: torch.device | None = None,
+) -> TrainResult:
+    """Train (or resume) a CPN on the crops of `train`; score it on `heldout` (see the module).
+
+    Writes ``out_dir/checkpoint.pt`` and ``history.csv`` after every epoch, then the metrics.
+    Raises ValueError when `train` has fewer frames than one batch.
+    """
+    device = device or torch.device("cpu")
+    if cfg.bf16 and not use_bf16(device, True):
+        logger().warning("train_cpn.bf16: %s has no native bfloat16; training in float32", device)
+    if len(train) < cfg.batch_size:
+        raise ValueError(
+            f"train_cpn: {len(train)} training frames, fewer than one batch ({cfg.batch_size})"
+        )
+    reuse_freed_memory()
+    out_dir = Path(out_dir)
+    net = cpn_config(cfg)
+    seed_everything(seed)
+    model = CPN(net).to(device)
+    if cfg.channels_last:
+        model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = len(train) // cfg.batch_size
+    total_steps = cfg.epochs * steps_per_epoch
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total_steps))
+    run_id = fingerprint({**to_dict(cfg), "margin": margin}, seed, __name__, _frames_digest(train))
+    extra = {"margin": margin, "flip_test": cfg.flip_test, "bf16": cfg.bf16,
+             "channels_last": cfg.channels_last}  # fmt: skip
+    history: list[dict[str, float]] = []
+    start = 0
+    state = resume_state(out_dir / CHECKPOINT, run_id)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"])
+        history, start = list(state["history"]), int(state["epoch"])
+        logger().info("resuming %s at epoch %d/%d", out_dir / CHECKPOINT, start + 1, cfg.epochs)
+    loaded = LoadedCPN(model, net, margin, cfg.flip_test, cfg.bf16, cfg.channels_last)
+    dataset = CropDataset(train, cfg, net, margin, seed)
+    workers = _workers()
+    val_frames = _even_sample(heldout, HISTORY_VAL_IMAGES)
+    seconds = 0.0
+    for epoch in range(start, cfg.epochs):
+        dataset.set_epoch(epoch)
+        gen = torch.Generator().manual_seed(seed * 100_003 + epoch)
+        loader = DataLoader(
+            dataset, batch_size=cfg.batch_size, shuffle=True, drop_last=True, generator=gen,
+            num_workers=workers, pin_memory=device.type == "cuda",
+            prefetch_factor=4 if workers else None,
+        )  # fmt: skip
+        lr = opt.param_groups[0]["lr"]
+        t0 = time.perf_counter()
+        loss, n = _train_epoch(
+            model, opt, sched, loader, net, cfg, device, f"epoch {epoch + 1}/{cfg.epochs}"
+        )
+        sec = time.perf_counter() - t0
+        seconds += sec
+        pred, _, _ = predict_frames(loaded, val_frames, flip_test=False)
+        val_px = keypoint_metrics(pred, val_frames.kp2d_px, val_frames.box_xyxy_px)[0]["px_error"]
+        history.append(
+            {"epoch": epoch + 1, "lr": lr, "train_loss": loss, "val_px_error": val_px,
+             "train_seconds": sec, "samples_per_s": n / sec}
+        )  # fmt: skip
+        logger().info("epoch %d/%d: loss %.5f, held-out %.2f px (%d frames), %.1f crops/s",
+                      epoch + 1, cfg.epochs, loss, val_px, len(val_frames), n / sec)  # fmt: skip
+        save_checkpoint(out_dir / CHECKPOINT, {
+            "model": {k: v.cpu() for k, v in model.state_dict().items()},
+            "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+            "rng": torch.get_rng_state(), "epoch": epoch + 1,
+            "config": dataclasses.asdict(net), "fingerprint": run_id, "history": history,
+            "extra": extra,
+        })  # fmt: skip
+    write_history(out_dir / HISTORY, history, HISTORY_FIELDS)
+    metrics = evaluate_heldout(loaded, heldout, out_dir)
+    metrics["train_seconds"] = float(sum(h["train_seconds"] for h in history))
+    metrics["epochs"] = float(len(history))
+    metrics["train_frames"] = float(len(train))
+    metrics["final_train_loss"] = float(history[-1]["train_loss"]) if history else float("nan")
+    write_text_atomic(out_dir / METRICS, json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    return TrainResult(out_dir / CHECKPOINT, history, cfg.epochs - start, seconds, metrics)
+
+
+def evaluate_heldout(cpn: LoadedCPN, heldout: Frames2D, out_dir: Path) -> dict[str, float]:
+    """Score `cpn` on all of `heldout` (its own flip test); write ``per_joint.csv`` and
+    ``keypoints.png``. Returns the flat ``heldout_*`` metrics."""
+    t0 = time.perf_counter()
+    pred, _, crops = predict_frames(cpn, heldout)
+    sec = time.perf_counter() - t0
+    scores, per_joint = keypoint_metrics(pred, heldout.kp2d_px, heldout.box_xyxy_px)
+    metrics = {f"heldout_{k}": v for k, v in scores.items()}
+    metrics["heldout_frames"] = float(len(heldout))
+    metrics["heldout_seconds"] = sec
+    metrics["flip_test"] = float(cpn.flip_test)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["joint", "px_error"])
+    for name, value in zip(H36M17_JOINTS, per_joint, strict=True):
+        writer.writerow([name, f"{value:.4f}"])
+    write_text_atomic(out_dir / PER_JOINT, out.getvalue())
+    pick = np.linspace(0, len(heldout) - 1, min(6, len(heldout))).round().astype(int)
+    affines = np.stack([
+        crop_transform(crop_box(heldout.box_xyxy_px[i], cpn.margin), cpn.input_size) for i in pick
+    ])  # fmt: skip
+    save_figure(
+        keypoints_figure(
+            crops[pick],
+            to_crop(heldout.kp2d_px[pick], affines),
+            to_crop(pred[pick], affines),
+            [f"{heldout.subject[i]} {Path(heldout.image_path[i]).parent.name}" for i in pick],
+        ),
+        out_dir / KEYPOINTS_PNG,
+    )
+    logger().info("train_cpn held-out (%d frames): %s", len(heldout), metrics)
+    return metrics
+
+
+def keypoints_figure(
+    crops: np.ndarray, truth_px: np.ndarray, pred_px: np.ndarray, titles: list[str]
+) -> Any:
+    """Crops with the true skeleton (green) and the predicted one (red, dashed).
+
+    Shapes: crops (K, S, S, 3) uint8; truth_px, pred_px (K, 17, 2) crop px.
+    """
+    import matplotlib.pyplot as plt
+
+    k = len(crops)
+    fig, axes = plt.subplots(1, k, figsize=(2.6 * k, 2.9), squeeze=False)
+    for ax, crop, truth, pred, title in zip(axes[0], crops, truth_px, pred_px, titles, strict=True):
+        ax.imshow(crop)
+        for pose, style, colour in ((truth, "-", "#22cc44"), (pred, "--", "#ee3333")):
+            for joint, parent in enumerate(H36M17_PARENTS):
+                if parent >= 0 and np.isfinite(pose[[joint, parent]]).all():
+                    ax.plot(pose[[parent, joint], 0], pose[[parent, joint], 1], style,
+                            color=colour, lw=1.2)  # fmt: skip
+        size = crop.shape[0]
+        ax.set_xlim(-0.5, size - 0.5)
+        ax.set_ylim(size - 0.5, -0.5)
+        ax.set_title(title, fontsize=7)
+        ax.axis("off")
+    fig.suptitle("held-out crops: truth green, prediction red", fontsize=9)
+    return fig
+
+
+def load_training_frames(cfg: TrainCPNConfig, extract_dir: str | Path) -> tuple[Frames2D, Frames2D]:
+    """The training and held-out frames of ``extract_dir/h36m.parquet``, after refusing
+    training subjects that appear in the challenge's Val/Test images."""
+    extract_dir = Path(extract_dir)
+    check_unseen_subjects(extract_dir / "challenge.parquet", cfg.subjects, "train_cpn")
+    table = extract_dir / "h36m.parquet"
+    train = load_frames_2d(table, cfg.subjects, max_images=cfg.max_images)
+    heldout = load_frames_2d(table, cfg.heldout_subjects)
+    return train, heldout
+
+
+def train_cpn_stage(
+    cfg: TrainCPNConfig,
+    margin: float,
+    extract_dir: str | Path,
+    out_dir: str | Path,
+    seed: int,
+    device: torch.device | None = None,
+) -> TrainResult:
+    """The stage: load the frames (`load_training_frames`), `train_cpn`."""
+    train, heldout = load_training_frames(cfg, extract_dir)
+    logger().info("train_cpn: %d training frames (%s), %d held-out (%s)", len(train),
+                  ",".join(cfg.subjects), len(heldout), ",".join(cfg.heldout_subjects))  # fmt: skip
+    return train_cpn(train, heldout, cfg, margin, out_dir, seed, device)
+
+
+train_cpn_task = stage_task(train_cpn_stage)

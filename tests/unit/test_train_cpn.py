@@ -1,0 +1,195 @@
+"""tasks.train_cpn and tasks.trained_cpn on tiny data: the training sample's crop, keypoints
+and targets agree (with jitter and flip), predict_crops and its flip test, the metrics by hand,
+the resume rule and the refusal of the challenge's Val/Test subjects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from cpn_fixtures import tiny_cpn_config, write_tiny_extract
+from torch import nn
+
+from models.cpn import CPNConfig
+from pose3d.crop import CropJitter, from_crop
+from pose3d.heatmaps import decode_heatmaps
+from pose3d.skeleton import flip_lr
+from tasks.engine import CheckpointError
+from tasks.train_cpn import (
+    build_sample,
+    cpn_config,
+    keypoint_metrics,
+    load_training_frames,
+    lr_factor,
+    sample_targets,
+    train_cpn,
+)
+from tasks.trained_cpn import LoadedCPN, load_cpn, predict_crops
+
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
+
+NET = CPNConfig(backbone="resnet18", input_size=64, channels=8)
+
+
+def _dotted_image(kp: np.ndarray, joint: int) -> np.ndarray:
+    """A dark image with one bright pixel, at `joint`'s position (rounded)."""
+    image = np.zeros((120, 100, 3), np.uint8)
+    x, y = np.round(kp[joint]).astype(int)
+    image[y - 1 : y + 2, x - 1 : x + 2] = 255
+    return image
+
+
+@pytest.mark.parametrize(
+    ("rotate", "scale", "flip"), [(0.0, 1.0, False), (25.0, 0.85, False), (-30.0, 1.2, True)]
+)
+def test_sample_targets_peak_on_the_keypoints_after_decode_and_icr(
+    rotate: float, scale: float, flip: bool
+) -> None:
+    rng = np.random.default_rng(1)
+    kp = np.stack([rng.uniform(30, 70, 17), rng.uniform(20, 100, 17)], axis=-1)
+    kp[0] = np.round(kp[0])  # the dotted joint sits on a pixel centre
+    box = np.concatenate([kp.min(0), kp.max(0)])
+    sample = build_sample(_dotted_image(kp, 0), box, kp, 64, 0.25, CropJitter(rotate, scale), flip)
+    assert sample.crop.shape == (64, 64, 3) and sample.crop.dtype == np.uint8
+    assert sample.visible.all()
+    global_maps, refine = sample_targets(sample, NET)
+    assert global_maps.shape == (4, 17, 16, 16) and refine.shape == (17, 16, 16)
+    side_px = (box[3] - box[1]) * 1.25 * scale / 64  # image px per crop px
+    expected = flip_lr(kp) if flip else kp
+    for maps in (refine, *global_maps):
+        kp_hm, _ = decode_heatmaps(maps[None])
+        back = from_crop(kp_hm[0] * 4, sample.affine)
+        # argmax + quarter shift: within a quarter heatmap pixel (1 crop px) per crop axis
+        assert np.linalg.norm(back - expected, axis=-1).max() <= 1.01 * np.sqrt(2) * side_px
+    # the crop's pixels agree with its keypoints: the bright pixel is where joint 0 went
+    # (the left/right swap leaves the pelvis, joint 0, in place)
+    bright = np.unravel_index(np.argmax(sample.crop[..., 0]), (64, 64))[::-1]
+    assert np.abs(np.array(bright) - sample.kp_crop_px[0]).max() <= 1.0
+    if flip:  # the flipped crop's RHip is the unflipped crop's LHip, mirrored
+        unflipped = build_sample(
+            _dotted_image(kp, 0), box, kp, 64, 0.25, CropJitter(rotate, scale), False
+        )
+        np.testing.assert_allclose(sample.kp_crop_px[1, 0], 63 - unflipped.kp_crop_px[4, 0])
+        np.testing.assert_allclose(sample.kp_crop_px[1, 1], unflipped.kp_crop_px[4, 1])
+
+
+def test_joints_outside_the_crop_or_missing_are_not_visible() -> None:
+    kp = np.tile([[50.0, 60.0]], (17, 1))
+    kp[3] = [400.0, 60.0]  # far outside the box's square
+    kp[5] = np.nan
+    box = np.array([40.0, 30.0, 60.0, 90.0])
+    sample = build_sample(np.zeros((120, 100, 3), np.uint8), box, kp, 64, 0.25)
+    assert not sample.visible[3] and not sample.visible[5] and sample.visible.sum() == 15
+    _, refine = sample_targets(sample, NET)
+    assert refine[3].max() == 0 and refine[5].max() == 0 and refine[0].max() > 0.9
+
+
+def test_keypoint_metrics_by_hand() -> None:
+    truth = np.zeros((2, 17, 2))
+    pred = truth.copy()
+    pred[0, 0] = [3.0, 4.0]  # 5 px off: a PCK@5% miss (box 80 px: 4 px), a PCK@10% hit (8 px)
+    pred[1, 2] = [0.0, 9.0]  # 9 px: a miss of both
+    truth[1, 16] = np.nan  # not labelled: not counted
+    boxes = np.array([[0, 0, 40, 80], [10, 10, 90, 50]], float)  # longest sides 80 and 80
+    metrics, per_joint = keypoint_metrics(pred, truth, boxes)
+    assert metrics["joints"] == 33
+    assert metrics["px_error"] == pytest.approx(14.0 / 33)
+    assert metrics["pck5"] == pytest.approx(31 / 33)
+    assert metrics["pck10"] == pytest.approx(32 / 33)
+    assert per_joint[0] == pytest.approx(2.5) and per_joint[2] == pytest.approx(4.5)
+    assert per_joint[16] == 0.0 and per_joint[1] == 0.0
+    pred[0, 1] = np.nan  # a labelled joint without a prediction: a miss, infinite error
+    metrics, _ = keypoint_metrics(pred, truth, boxes)
+    assert metrics["pck10"] == pytest.approx(31 / 33) and metrics["px_error"] == np.inf
+    with pytest.raises(ValueError, match="expected"):
+        keypoint_metrics(pred[:1], truth, boxes)
+
+
+def test_lr_warms_up_then_decays_to_zero() -> None:
+    factors = [lr_factor(s, 100) for s in range(100)]
+    assert factors[0] == pytest.approx(0.2) and factors[4] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(factors[4:], factors[5:], strict=False))
+    assert factors[-1] < 0.01
+
+
+class _DotFinder(nn.Module):
+    """Stands in for a CPN: every joint's heatmap is a Gaussian on the input's brightest pixel."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+        self.dummy = nn.Parameter(torch.zeros(()))
+
+    def forward(self, images: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        from pose3d.heatmaps import gaussian_heatmaps
+
+        flat = images.sum(1).flatten(1).argmax(1).numpy()
+        y, x = np.divmod(flat, self.size)
+        kp = np.repeat(np.stack([x, y], -1)[:, None].astype(float), 17, axis=1)
+        maps = torch.from_numpy(gaussian_heatmaps(kp, np.ones(kp.shape[:2], bool), self.size))
+        return [maps] * 4, maps
+
+
+def test_predict_crops_flip_test_lands_on_the_dot() -> None:
+    crops = np.zeros((3, 64, 64, 3), np.uint8)
+    dots = [(37, 21), (10, 50), (52, 33)]
+    for crop, (x, y) in zip(crops, dots, strict=True):
+        crop[y, x] = 255
+    cpn = LoadedCPN(_DotFinder(64), NET, margin=0.25, flip_test=True)
+    for flip in (False, True):
+        kp, scores = predict_crops(cpn, crops, batch_size=2, flip_test=flip)
+        assert kp.shape == (3, 17, 2) and scores.shape == (3, 17)
+        assert kp.dtype == np.float64 and scores.dtype == np.float64
+        # without the half flip offset, x would be 1.5 px left of the dot
+        assert np.abs(kp - np.array(dots)[:, None]).max() <= 1.0, (flip, kp[:, 0])
+    with pytest.raises(ValueError, match="uint8"):
+        predict_crops(cpn, crops.astype(np.float32))
+    with pytest.raises(ValueError, match="64, 64, 3"):
+        predict_crops(cpn, crops[:, :32])
+
+
+def test_train_resumes_loads_and_predicts(tmp_path: Path) -> None:
+    write_tiny_extract(tmp_path / "extract")
+    cfg = tiny_cpn_config(epochs=2)
+    train, heldout = load_training_frames(cfg, tmp_path / "extract")
+    assert set(train.subject) == {"S1"} and set(heldout.subject) == {"S8"}
+    out = tmp_path / "cpn"
+    first = train_cpn(train, heldout, cfg, 0.3, out, seed=0)
+    assert first.epochs_run == 2 and len(first.history) == 2
+    for name in ("checkpoint.pt", "history.csv", "metrics.json", "per_joint.csv", "keypoints.png"):
+        assert (out / name).is_file(), name
+    for key in ("heldout_px_error", "heldout_pck5", "heldout_pck10", "train_seconds"):
+        assert np.isfinite(first.metrics[key]), key
+    again = train_cpn(train, heldout, cfg, 0.3, out, seed=0)
+    assert again.epochs_run == 0 and again.history == first.history
+    assert again.metrics["heldout_px_error"] == first.metrics["heldout_px_error"]
+    other = train_cpn(train, heldout, cfg, 0.25, out, seed=0)  # another margin: from scratch
+    assert other.epochs_run == 2
+
+    cpn = load_cpn(out / "checkpoint.pt")
+    assert cpn.config == cpn_config(cfg) and cpn.margin == 0.25 and cpn.flip_test
+    assert cpn.channels_last and cpn.bf16 and not cpn.model.training
+    crops = np.random.default_rng(0).integers(0, 255, (3, 64, 64, 3), dtype=np.uint8)
+    kp, scores = predict_crops(cpn, crops)
+    assert kp.shape == (3, 17, 2) and scores.shape == (3, 17)
+    assert np.all((kp >= -1) & (kp <= 64)) and np.all(np.isfinite(scores))
+    kp_single, _ = predict_crops(cpn, crops[:1], flip_test=False)
+    kp_batch, _ = predict_crops(cpn, crops, batch_size=3, flip_test=False)
+    assert np.abs(kp_single[0] - kp_batch[0]).max() <= 4.0  # bf16 may move an argmax a cell
+
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="bad.pt"):
+        load_cpn(tmp_path / "bad.pt")
+
+
+def test_refuses_a_challenge_val_subject(tmp_path: Path) -> None:
+    write_tiny_extract(tmp_path / "extract", challenge_val="S1")
+    with pytest.raises(ValueError, match=r"train_cpn.subjects: \['S1'\] appear in the challenge"):
+        load_training_frames(tiny_cpn_config(), tmp_path / "extract")
+    with pytest.raises(ValueError, match="fewer than one batch"):
+        write_tiny_extract(tmp_path / "ok")
+        cfg = tiny_cpn_config(batch_size=8)
+        train, heldout = load_training_frames(cfg, tmp_path / "ok")
+        train_cpn(train, heldout, cfg, 0.25, tmp_path / "cpn", seed=0)
