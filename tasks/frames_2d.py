@@ -90,7 +90,7 @@ def check_unseen_subjects(
         return
     arrays = frames_arrays(read_frames(path))
     held = np.isin(arrays["split"].astype(str), HELD_OUT_CHALLENGE_SPLITS)
-    seen = sorted(set(arrays["subject"][held].astype(str)) & set(trained_on))
+    seen = sorted({str(s) for s in arrays["subject"][held]} & set(trained_on))
     if seen:
         raise ValueError(
             f"{section}.subjects: {seen} appear in the challenge's Val/Test images ({path}); "

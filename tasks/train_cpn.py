@@ -29,7 +29,6 @@ import dataclasses
 import io
 import json
 import math
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,10 +77,10 @@ HISTORY_FIELDS = ("epoch", "lr", "train_loss", "val_px_error", "train_seconds", 
 HISTORY_VAL_IMAGES = 96  # held-out frames scored after each epoch (all of them at the end)
 WARMUP_FRACTION = 0.05
 PCK_FRACTIONS = (0.05, 0.10)
-# DataLoader workers decoding and cropping beside the training step (POSE3D_CPN_WORKERS overrides);
-# 0: decoding is ~1.4 ms of the ~31 ms a crop costs on one thread, and a forked worker died under
-# Prefect at the end of an epoch (exit code 1, no traceback)
-DEFAULT_WORKERS = 0
+# DataLoader workers decoding and cropping beside the training step. 0: decoding is ~1.4 ms of
+# the ~31 ms a crop costs on one thread, and a forked worker died under Prefect at the end of an
+# epoch (exit code 1, no traceback)
+LOADER_WORKERS = 0
 
 
 @dataclass(frozen=True)
@@ -270,10 +269,6 @@ def _even_sample(frames: Frames2D, n: int) -> Frames2D:
     return frames.take(np.linspace(0, len(frames) - 1, n).round().astype(int))
 
 
-def _workers() -> int:
-    return int(os.environ.get("POSE3D_CPN_WORKERS", DEFAULT_WORKERS))
-
-
 def _train_epoch(
     model: CPN, opt: torch.optim.Optimizer, sched: Any, loader: DataLoader[Any],
     net: CPNConfig, cfg: TrainCPNConfig, device: torch.device, desc: str,
@@ -349,7 +344,7 @@ def train_cpn(
         logger().info("resuming %s at epoch %d/%d", out_dir / CHECKPOINT, start + 1, cfg.epochs)
     loaded = LoadedCPN(model, net, margin, cfg.flip_test, cfg.bf16, cfg.channels_last)
     dataset = CropDataset(train, cfg, net, margin, seed)
-    workers = _workers()
+    workers = LOADER_WORKERS
     val_frames = _even_sample(heldout, HISTORY_VAL_IMAGES)
     seconds = 0.0
     for epoch in range(start, cfg.epochs):

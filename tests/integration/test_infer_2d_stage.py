@@ -1,0 +1,87 @@
+"""The `infer_2d` flow on tiny trained networks, under the session's Prefect test harness: one
+process and a 2-worker Dask LocalCluster write the same caches; a corrupt image is reported by
+name and the other images are kept."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from cpn_fixtures import tiny_cpn_config, write_tiny_extract
+from detector_frames import write_box_frames
+
+from flows.infer_2d import infer_2d_flow
+from pose3d.config import apply_overrides, load_params, load_raw
+from pose3d.keypoints import keypoints_to_arrays, read_keypoints
+from tasks.frames_2d import load_frames_2d
+from tasks.train_cpn import train_cpn
+from tasks.train_detector import train_detector
+
+
+@pytest.fixture(scope="module")
+def trained(repo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A detector and a CPN trained for one tiny epoch, and challenge images to run them on."""
+    root = tmp_path_factory.mktemp("infer_2d")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    boxes = write_box_frames(root / "boxes", h36m={"S1": 8, "S8": 4},
+                             challenge={"Train": ("S1", 5), "Val": ("S9", 6)})  # fmt: skip
+    det_cfg = load_params(repo_root / "params.yaml", [
+        "train_detector.subjects=[S1]", "train_detector.heldout_subjects=[S8]",
+        "train_detector.image_size=64", "train_detector.epochs=1", "train_detector.batch_size=4",
+    ]).train_detector  # fmt: skip
+    train_detector(det_cfg, boxes, root / "det", seed=0)
+    write_tiny_extract(root / "kp")
+    frames = load_frames_2d(root / "kp" / "h36m.parquet")
+    train = frames.take(np.flatnonzero(frames.subject == "S1"))
+    heldout = frames.take(np.flatnonzero(frames.subject == "S8"))
+    train_cpn(train, heldout, tiny_cpn_config(), 0.25, root / "cpn", seed=0)
+    torch.set_num_threads(threads)
+    bad = sorted((boxes / "challenge_images" / "Val").glob("*.jpg"))[2]
+    bad.write_bytes(b"\xff\xd8 this is not a JPEG" * 10)
+    return root
+
+
+def _params(repo_root: Path, root: Path, out: str, *extra: str) -> Path:
+    raw = apply_overrides(load_raw(repo_root / "params.yaml"), [
+        f"paths.extract={root / 'boxes'}", f"paths.train_detector={root / 'det'}",
+        f"paths.train_cpn={root / 'cpn'}", f"paths.infer_2d={root / out}", "device=cpu",
+        "infer_2d.splits=[Train, Val]", "infer_2d.shard_size=4", "infer_2d.batch_size=3",
+        "infer_2d.min_person_score=0.0", *extra,
+    ])  # fmt: skip
+    path = root / f"{out}.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+@pytest.mark.timeout(600)
+def test_threads_and_a_dask_local_cluster_write_the_same_caches(
+    repo_root: Path, trained: Path, prefect_harness: None
+) -> None:
+    workers = 2
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))  # as each Dask worker
+    try:
+        single = infer_2d_flow(params_path=str(_params(repo_root, trained, "single")))
+    finally:
+        torch.set_num_threads(threads)
+    dask = infer_2d_flow(params_path=str(_params(
+        repo_root, trained, "dask", "infer_2d.runner=dask", f"infer_2d.dask_workers={workers}",
+    )))  # fmt: skip
+    for metrics in (single, dask):
+        assert metrics["images"] == 11 and metrics["bad_images"] == 1
+    report = json.loads((trained / "dask" / "report.json").read_text())
+    assert [Path(p).name for p in report["bad_images"]] == ["0002.jpg"]
+    assert "0002.jpg: not an image" in next(iter(report["bad_images"].values()))
+    for variant in ("cr", "full"):
+        a, b = (keypoints_to_arrays(read_keypoints(trained / out / f"{variant}.parquet"))
+                for out in ("single", "dask"))  # fmt: skip
+        assert len(a.frame) == 10  # the corrupt image left out, the rest kept
+        for name in ("frame", "kp2d_px", "scores", "box_xyxy_px", "image_wh"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    assert not any((trained / ".work").rglob("*.npz"))  # merged shards are cleared
