@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     t0 = time.perf_counter()
     stages_flow(params_path=args.params, overrides=overrides)
     wall = time.perf_counter() - t0
-    metrics = json.loads((out / "evaluate" / "metrics.json").read_text())
+    metrics = json.loads((out / "evaluate" / "scores.json").read_text())
     history = _csv_rows(out / "train_lifter" / "history.csv")
     seconds = sum(float(h["train_seconds"]) for h in history)
     rate = sum(float(h["samples_per_s"]) * float(h["train_seconds"]) for h in history) / seconds

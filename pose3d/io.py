@@ -10,7 +10,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -87,6 +87,19 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
 
 def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
     write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+METRICS = "metrics.json"  # a stage's few headline numbers (`dvc metrics show`)
+SCORES = "scores.json"  # every number the stage measured
+
+
+def write_metrics(out_dir: str | os.PathLike[str], scores: Mapping[str, Any],
+                  headline: Sequence[str]) -> None:  # fmt: skip
+    """``scores.json`` with every number of `scores` and ``metrics.json`` with the `headline`
+    keys found in it: one row of `dvc metrics show` per stage stays readable."""
+    out = Path(out_dir)
+    write_json_atomic(out / SCORES, dict(scores))
+    write_json_atomic(out / METRICS, {k: scores[k] for k in headline if k in scores})
 
 
 def write_parquet_atomic(

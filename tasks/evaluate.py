@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from pose3d.images import BadImage
-from pose3d.io import staged_files, write_json_atomic, write_text_atomic
+from pose3d.io import staged_files, write_metrics, write_text_atomic
 from pose3d.lifting.dataset import LiftingDataset, action_base
 from pose3d.metrics import challenge_mpjpe, mpjpe, mpjpe_per_action, mpjpe_per_joint
 from pose3d.plots import examples_figure, fig3_figure, per_joint_figure, save_figure
@@ -30,6 +30,8 @@ from tasks.frames_2d import read_rgb
 from tasks.trained_lifter import load_lifter, predict_dataset
 
 UNKNOWN_ACTION = "(unknown)"
+HEADLINE = ("mpjpe_p1_mm", "challenge_mpjpe_mm", "reference_mpjpe_p1_mm", "route_over_reference_p1",
+            "kp2d_error_px")  # metrics.json (`dvc metrics show`); everything: scores.json
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,7 @@ def _csv(header: list[str], rows: list[list[Any]]) -> str:
 
 def write_evaluation(ev: Evaluation, out_dir: Path) -> None:
     """metrics.json, per_action.csv, per_joint.csv and per_joint.png in `out_dir`."""
-    write_json_atomic(out_dir / "metrics.json", ev.metrics)
+    write_metrics(out_dir, ev.metrics, HEADLINE)
     rows = [[a, round(p1, 2), round(p2, 2), n] for a, (p1, p2, n) in ev.per_action.items()]
     write_text_atomic(
         out_dir / "per_action.csv", _csv(["action", "mpjpe_p1_mm", "mpjpe_p2_mm", "rows"], rows)

@@ -41,7 +41,7 @@ from pose3d.config import CRConfig, Infer2DConfig, to_dict
 from pose3d.crop import Square, crop_box, crop_image, crop_transform, from_crop, full_image_square
 from pose3d.frames import frames_arrays, read_frames
 from pose3d.images import BadImage
-from pose3d.io import atomic_path, staged_files, write_json_atomic
+from pose3d.io import atomic_path, staged_files, write_json_atomic, write_metrics
 from pose3d.keypoints import KeypointRows, Producer, keypoints_table, write_keypoints
 from pose3d.skeleton import NUM_JOINTS
 from tasks._prefect import logger, progress
@@ -49,6 +49,7 @@ from tasks.frames_2d import read_rgb
 from tasks.provenance import code_digest
 
 IDENTITY = ("dataset", "split", "subject", "action", "camera")
+HEADLINE = ("cr_kp2d_error_px", "full_kp2d_error_px", "cr_no_person")  # metrics.json
 SOURCE = {"cr": "infer_2d_cr", "full": "infer_2d_full"}
 FILL = 0.0  # crop pixels outside the image
 
@@ -380,7 +381,7 @@ def merge_shards(
                 metrics["cr_no_person"] = int(no_box.sum())
                 report["no_person"] = sorted(str(p) for p in images.image_path[rows[no_box]])
             metrics.update(label_errors(v, cat["kp2d_px"], images.kp2d_label_px[rows]))
-        write_json_atomic(tmp / "metrics.json", metrics)
+        write_metrics(tmp, metrics, HEADLINE)
         write_json_atomic(tmp / "report.json", report)
     return metrics
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import json
 import math
 import time
 from dataclasses import dataclass
@@ -52,7 +51,7 @@ from pose3d.crop import (
     to_crop,
 )
 from pose3d.heatmaps import gaussian_heatmaps
-from pose3d.io import write_text_atomic
+from pose3d.io import write_metrics, write_text_atomic
 from pose3d.plots import save_figure
 from pose3d.skeleton import H36M17_JOINTS, H36M17_PARENTS, flip_lr
 from tasks._prefect import logger, progress, stage_task
@@ -70,7 +69,7 @@ from tasks.trained_cpn import LoadedCPN, autocast, normalize_images, predict_cro
 
 CHECKPOINT = "checkpoint.pt"
 HISTORY = "history.csv"
-METRICS = "metrics.json"
+HEADLINE = ("heldout_px_error", "heldout_pck10")  # metrics.json; everything: scores.json
 PER_JOINT = "per_joint.csv"
 KEYPOINTS_PNG = "keypoints.png"
 HISTORY_FIELDS = ("epoch", "lr", "train_loss", "val_px_error", "train_seconds", "samples_per_s")
@@ -383,7 +382,7 @@ def train_cpn(
     metrics["epochs"] = float(len(history))
     metrics["train_frames"] = float(len(train))
     metrics["final_train_loss"] = float(history[-1]["train_loss"]) if history else float("nan")
-    write_text_atomic(out_dir / METRICS, json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    write_metrics(out_dir, metrics, HEADLINE)
     return TrainResult(out_dir / CHECKPOINT, history, cfg.epochs - start, seconds, metrics)
 
 

@@ -43,7 +43,7 @@ from models.ssd import (
     train_transform,
 )
 from pose3d.config import TrainDetectorConfig, to_dict
-from pose3d.io import write_json_atomic
+from pose3d.io import write_metrics
 from pose3d.plots import save_figure
 from tasks._prefect import logger, progress, stage_task
 from tasks.engine import (
@@ -67,7 +67,7 @@ from tasks.trained_detector import (
 
 CHECKPOINT = "checkpoint.pt"
 HISTORY = "history.csv"
-METRICS = "metrics.json"
+HEADLINE = ("val_ap50", "val_best_box_recall")  # metrics.json; everything: scores.json
 PICTURE = "detections.png"
 HISTORY_FIELDS = ("epoch", "lr", "train_loss", "heldout_ap50", "train_seconds", "images_per_s")
 EPOCH_EVAL_IMAGES = 100  # held-out frames scored after each epoch (the curve); all at the end
@@ -415,7 +415,7 @@ def train_detector_stage(
         "epochs": float(len(result.history)),
         "torch_threads": float(torch.get_num_threads()),
     }
-    write_json_atomic(Path(out_dir) / METRICS, metrics)
+    write_metrics(out_dir, metrics, HEADLINE)
     logger().info("train_detector: %s", metrics)
     return metrics
 

@@ -39,11 +39,13 @@ def test_flow_trains_scores_and_resumes(
 ) -> None:
     metrics = train_detector_flow(params_path=str(params_file), overrides=[])
     out = tmp_path / "det"
-    for name in ("checkpoint.pt", "history.csv", "metrics.json", "detections.png"):
+    for name in ("checkpoint.pt", "history.csv", "metrics.json", "scores.json", "detections.png"):
         assert (out / name).is_file(), name
     assert (out / "history.csv").read_text().count("\n") == 3  # header + 2 epochs
-    stored = json.loads((out / "metrics.json").read_text())
+    stored = json.loads((out / "scores.json").read_text())
     assert stored == pytest.approx(metrics, nan_ok=True)
+    headline = json.loads((out / "metrics.json").read_text())  # `dvc metrics show`
+    assert headline == {k: stored[k] for k in ("val_ap50", "val_best_box_recall")}
     for key in ("heldout_ap50", "heldout_best_box_recall", "val_ap50", "val_best_box_recall",
                 "train_seconds"):  # fmt: skip
         assert isinstance(stored[key], float) and math.isfinite(stored[key]), key

@@ -34,5 +34,5 @@ def test_params_h36m_runs_the_lifter_on_real_human36m(
     lifting = json.loads((tmp_path / "lifting" / "summary.json").read_text())["route"]["parts"]
     assert lifting["test"]["rows"] > 40_000
     assert lifting["test"]["rows_with_camera"] == lifting["test"]["rows"]
-    metrics = json.loads((tmp_path / "evaluate" / "metrics.json").read_text())
+    metrics = json.loads((tmp_path / "evaluate" / "scores.json").read_text())
     assert 0 < metrics["mpjpe_p2_mm"] < metrics["mpjpe_p1_mm"] < 250  # one tiny epoch
