@@ -19,6 +19,7 @@ import csv
 import ctypes
 import hashlib
 import io
+import math
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -138,6 +139,35 @@ def resume_state(path: Path, fingerprint: Mapping[str, Any]) -> dict[str, Any] |
         logger().warning("%s: made with another configuration or code; training from scratch", path)
         return None
     return state
+
+
+def warmup_cosine(step: int, total_steps: int, warmup_fraction: float = 0.05) -> float:
+    """Learning-rate multiplier at optimiser step `step` (0-based) of `total_steps`: linear
+    warm-up over the first `warmup_fraction` of the steps (at least one), then cosine decay to 0."""
+    warmup = max(1, int(warmup_fraction * total_steps))
+    if step < warmup:
+        return (step + 1) / warmup
+    t = (step - warmup) / max(1, total_steps - warmup)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, t)))
+
+
+def restore_training(
+    state: Mapping[str, Any], model: torch.nn.Module, opt: torch.optim.Optimizer, sched: Any,
+    path: Path, epochs: int,
+) -> tuple[list[dict[str, float]], int]:  # fmt: skip
+    """Load a checkpoint chosen by `resume_state` into the model, optimiser, scheduler (and
+    torch's generator, where saved); returns (history, epochs done) and logs the resume."""
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    sched.load_state_dict(state["scheduler"])
+    if "rng" in state:
+        torch.set_rng_state(state["rng"])
+    history, start = list(state["history"]), int(state["epoch"])
+    if start >= epochs:
+        logger().info("%s: complete (%d epochs), nothing to train", path, start)
+    else:
+        logger().info("resuming %s at epoch %d/%d", path, start + 1, epochs)
+    return history, start
 
 
 def write_history(

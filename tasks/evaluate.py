@@ -30,8 +30,13 @@ from tasks.frames_2d import read_rgb
 from tasks.trained_lifter import load_lifter, predict_dataset
 
 UNKNOWN_ACTION = "(unknown)"
-HEADLINE = ("mpjpe_p1_mm", "challenge_mpjpe_mm", "reference_mpjpe_p1_mm", "route_over_reference_p1",
-            "kp2d_error_px")  # metrics.json (`dvc metrics show`); everything: scores.json
+HEADLINE = (
+    "mpjpe_p1_mm",
+    "challenge_mpjpe_mm",
+    "reference_mpjpe_p1_mm",
+    "route_over_reference_p1",
+    "kp2d_error_px",
+)  # metrics.json (`dvc metrics show`); everything: scores.json
 
 
 @dataclass(frozen=True)
@@ -159,10 +164,14 @@ def evaluate_lifter(
     metrics = dict(ev.metrics)
     if reference is not None:
         ref_checkpoint, ref_data = reference
-        ref_pred = predict_dataset(load_lifter(ref_checkpoint, ref_data.num_joints, device), ref_data)
+        ref_pred = predict_dataset(
+            load_lifter(ref_checkpoint, ref_data.num_joints, device), ref_data
+        )
         ref = score(ref_pred, ref_data).metrics
         metrics.update({f"reference_{key}": ref[key] for key in REFERENCE_KEYS})
-        metrics["route_over_reference_p1"] = round(ev.metrics["mpjpe_p1_mm"] / ref["mpjpe_p1_mm"], 4)
+        metrics["route_over_reference_p1"] = round(
+            ev.metrics["mpjpe_p1_mm"] / ref["mpjpe_p1_mm"], 4
+        )
         metrics.update(gap_2d(data, ref_data))
     with staged_files(out_dir) as tmp:
         write_evaluation(Evaluation(metrics, ev.per_action, ev.per_joint_mm), tmp)

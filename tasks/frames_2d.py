@@ -6,6 +6,7 @@ the challenge's Val and Test subjects out of 2D training.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,8 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pose3d.frames import frames_arrays, read_frames
-from pose3d.images import DEFAULT_MAX_PIXELS, read_image
+from pose3d.frames import frames_arrays, frames_table, read_frames, write_frames
+from pose3d.images import DEFAULT_MAX_PIXELS, BadImage, read_image, verify_image
 
 HELD_OUT_CHALLENGE_SPLITS = ("Val", "Test")
 
@@ -34,6 +35,12 @@ class Frames2D:
 
     def __len__(self) -> int:
         return len(self.image_path)
+
+    def even_sample(self, n: int) -> Frames2D:
+        """`n` rows evenly spread over the table (all of them when there are fewer)."""
+        if len(self) <= n:
+            return self
+        return self.take(np.linspace(0, len(self) - 1, n).round().astype(int))
 
     def take(self, index: np.ndarray) -> Frames2D:
         return Frames2D(
@@ -102,3 +109,27 @@ def read_rgb(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS)
     """An image as (H, W, 3) uint8 RGB: grey, 16-bit and 4-channel images converted; raises
     `pose3d.images.BadImage` naming the file when it cannot be read."""
     return cv2.cvtColor(read_image(path, max_pixels), cv2.COLOR_BGR2RGB)
+
+
+def write_images_table(
+    image_paths: Sequence[str | os.PathLike[str]], out_dir: str | os.PathLike[str],
+    split: str = "Test",
+) -> Path:  # fmt: skip
+    """A challenge-layout frames table (``out_dir/challenge.parquet``) listing any images, one
+    row each (frame = position + 1, camera = the file name), so that `infer_2d` runs on them
+    with ``paths.extract=out_dir``. Sizes of images that cannot be read stay unknown; `infer_2d`
+    reports those images by name. Returns the table's path."""
+    paths = [str(Path(p).resolve()) for p in image_paths]
+    sizes = np.full((len(paths), 2), np.nan)
+    for i, p in enumerate(paths):
+        with contextlib.suppress(BadImage, FileNotFoundError):  # infer_2d names them
+            sizes[i] = verify_image(p)
+    table = frames_table(
+        dataset="challenge", split=split, subject="", action="",
+        camera=[Path(p).name for p in paths], frame=np.arange(1, len(paths) + 1),
+        image_path=paths, image_width=sizes[:, 0], image_height=sizes[:, 1],
+    )  # fmt: skip
+    out = Path(out_dir) / "challenge.parquet"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_frames(table, out, source={"images": len(paths)}, producer={"name": "images_table"})
+    return out

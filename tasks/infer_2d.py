@@ -86,6 +86,7 @@ class VariantOut:
     scores: list[np.ndarray] = field(default_factory=list)
     box_xyxy_px: list[np.ndarray] = field(default_factory=list)
     person_score: list[float] = field(default_factory=list)
+    image_wh: list[tuple[int, int]] = field(default_factory=list)  # as decoded
 
 
 def square_for(
@@ -235,6 +236,7 @@ def run_shard(spec: ShardSpec, nets: Networks | None = None) -> dict[str, Any]:
             outs[v].scores += list(scores)
             outs[v].box_xyxy_px += list(boxes)
             outs[v].person_score += list(person)
+            outs[v].image_wh += [(im.shape[1], im.shape[0]) for _, im in good]
     timer.total = time.perf_counter() - t0
     arrays: dict[str, np.ndarray] = {}
     for v, o in outs.items():
@@ -244,6 +246,7 @@ def run_shard(spec: ShardSpec, nets: Networks | None = None) -> dict[str, Any]:
         arrays[f"{v}/scores"] = np.asarray(o.scores, np.float64).reshape(n, NUM_JOINTS)
         arrays[f"{v}/box_xyxy_px"] = np.asarray(o.box_xyxy_px, np.float64).reshape(n, 4)
         arrays[f"{v}/person_score"] = np.asarray(o.person_score, np.float64).reshape(n)
+        arrays[f"{v}/image_wh"] = np.asarray(o.image_wh, np.int64).reshape(n, 2)
     summary = {"index": spec.index, "images": len(spec.paths), "errors": errors,
                "timer": asdict(timer)}  # fmt: skip
     arrays["summary"] = np.frombuffer(json.dumps(summary).encode(), dtype=np.uint8)
@@ -325,9 +328,14 @@ def shard_specs(
     n = len(images)
     return [
         ShardSpec(
-            index=k, paths=tuple(images.image_path[s : s + cfg.shard_size]),
-            out_file=str(work_dir / f"shard-{k:05d}.npz"), detector=checkpoints[0],
-            cpn=checkpoints[1], cfg=to_dict(cfg), margin=cr.margin, device=device,
+            index=k,
+            paths=tuple(images.image_path[s : s + cfg.shard_size]),
+            out_file=str(work_dir / f"shard-{k:05d}.npz"),
+            detector=checkpoints[0],
+            cpn=checkpoints[1],
+            cfg=to_dict(cfg),
+            margin=cr.margin,
+            device=device,
             torch_threads=torch_threads,
         )  # fmt: skip
         for k, s in enumerate(range(0, n, cfg.shard_size))
@@ -372,8 +380,7 @@ def merge_shards(
                 source=SOURCE[v], **{k: images.columns[k][rows] for k in IDENTITY},
                 frame=images.columns["frame"][rows], kp2d_px=cat["kp2d_px"],
                 scores=np.clip(cat["scores"], 0, None), box_xyxy_px=cat["box_xyxy_px"],
-                image_wh=np.stack([images.columns["image_width"][rows],
-                                   images.columns["image_height"][rows]], axis=1),
+                image_wh=cat["image_wh"],  # as decoded: right even where the table has none
             ))  # fmt: skip
             write_keypoints(table, tmp / f"{v}.parquet", producer)
             no_box = ~np.isfinite(cat["box_xyxy_px"]).all(axis=1)

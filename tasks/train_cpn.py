@@ -27,7 +27,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,10 +57,12 @@ from tasks._prefect import logger, progress, stage_task
 from tasks.engine import (
     array_digest,
     fingerprint,
+    restore_training,
     resume_state,
     reuse_freed_memory,
     save_checkpoint,
     seed_everything,
+    warmup_cosine,
     write_history,
 )
 from tasks.frames_2d import Frames2D, check_unseen_subjects, load_frames_2d, read_rgb
@@ -197,16 +198,6 @@ class CropDataset(Dataset[tuple[torch.Tensor, ...]]):
         )  # fmt: skip
 
 
-def lr_factor(step: int, total_steps: int, warmup_fraction: float = WARMUP_FRACTION) -> float:
-    """Learning-rate multiplier at optimiser step `step` (0-based): linear warm-up over the first
-    `warmup_fraction` of the steps, then cosine decay to 0."""
-    warmup = int(warmup_fraction * total_steps)
-    if step < warmup:
-        return (step + 1) / warmup
-    t = (step - warmup) / max(1, total_steps - warmup)
-    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, t)))
-
-
 def keypoint_metrics(
     pred_px: np.ndarray, truth_px: np.ndarray, box_xyxy_px: np.ndarray
 ) -> tuple[dict[str, float], np.ndarray]:
@@ -260,12 +251,6 @@ def predict_frames(
     crops, affines = eval_crops(frames, cpn.input_size, cpn.margin)
     kp_crop, scores = predict_crops(cpn, crops, batch_size, flip_test)
     return from_crop(kp_crop, affines), scores, crops
-
-
-def _even_sample(frames: Frames2D, n: int) -> Frames2D:
-    if len(frames) <= n:
-        return frames
-    return frames.take(np.linspace(0, len(frames) - 1, n).round().astype(int))
 
 
 def _train_epoch(
@@ -327,7 +312,9 @@ def train_cpn(
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = len(train) // cfg.batch_size
     total_steps = cfg.epochs * steps_per_epoch
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total_steps))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: warmup_cosine(s, total_steps, WARMUP_FRACTION)
+    )
     run_id = fingerprint({**to_dict(cfg), "margin": margin}, seed, __name__, _frames_digest(train))
     extra = {"margin": margin, "flip_test": cfg.flip_test, "bf16": cfg.bf16,
              "channels_last": cfg.channels_last}  # fmt: skip
@@ -335,16 +322,13 @@ def train_cpn(
     start = 0
     state = resume_state(out_dir / CHECKPOINT, run_id)
     if state is not None:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["rng"])
-        history, start = list(state["history"]), int(state["epoch"])
-        logger().info("resuming %s at epoch %d/%d", out_dir / CHECKPOINT, start + 1, cfg.epochs)
+        history, start = restore_training(
+            state, model, opt, sched, out_dir / CHECKPOINT, cfg.epochs
+        )
     loaded = LoadedCPN(model, net, margin, cfg.flip_test, cfg.bf16, cfg.channels_last)
     dataset = CropDataset(train, cfg, net, margin, seed)
     workers = LOADER_WORKERS
-    val_frames = _even_sample(heldout, HISTORY_VAL_IMAGES)
+    val_frames = heldout.even_sample(HISTORY_VAL_IMAGES)
     seconds = 0.0
     for epoch in range(start, cfg.epochs):
         dataset.set_epoch(epoch)

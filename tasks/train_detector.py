@@ -49,9 +49,11 @@ from tasks._prefect import logger, progress, stage_task
 from tasks.engine import (
     array_digest,
     fingerprint,
+    restore_training,
     resume_state,
     save_checkpoint,
     seed_everything,
+    warmup_cosine,
     write_history,
 )
 from tasks.frames_2d import Frames2D, check_unseen_subjects, load_frames_2d, read_rgb
@@ -86,16 +88,6 @@ class DetectorResult:
 def detector_config(cfg: TrainDetectorConfig) -> DetectorConfig:
     """The `models.ssd` config of a `train_detector` section."""
     return DetectorConfig(arch=cfg.arch, score_thresh=cfg.score_thresh, augment=cfg.augment)
-
-
-def lr_factor(step: int, total_steps: int, warmup_fraction: float = WARMUP_FRACTION) -> float:
-    """Learning-rate multiplier at optimiser step `step` (0-based): linear warm-up over the first
-    `warmup_fraction` of the steps, then cosine decay to 0."""
-    warmup = max(1, int(warmup_fraction * total_steps))
-    if step < warmup:
-        return (step + 1) / warmup
-    t = (step - warmup) / max(1, total_steps - warmup)
-    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, t)))
 
 
 def valid_boxes(frames: Frames2D) -> Frames2D:
@@ -218,12 +210,6 @@ def detect_frames(
     return out
 
 
-def _even_sample(frames: Frames2D, n: int) -> Frames2D:
-    if len(frames) <= n:
-        return frames
-    return frames.take(np.linspace(0, len(frames) - 1, n).round().astype(int))
-
-
 def train_detector(
     cfg: TrainDetectorConfig,
     extract_dir: str | Path,
@@ -250,14 +236,16 @@ def train_detector(
             f"({cfg.batch_size})"
         )
     heldout = _heldout(cfg, extract_dir)
-    curve_frames = None if heldout is None else _even_sample(heldout, EPOCH_EVAL_IMAGES)
+    curve_frames = None if heldout is None else heldout.even_sample(EPOCH_EVAL_IMAGES)
     det_cfg = detector_config(cfg)
     seed_everything(seed)
     model = prepare(sized_detector(det_cfg, cfg.image_size), device, cfg.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = len(train) // cfg.batch_size
     total_steps = cfg.epochs * steps_per_epoch
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total_steps))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: warmup_cosine(s, total_steps, WARMUP_FRACTION)
+    )
     run_id = fingerprint(
         to_dict(cfg), seed, __name__,
         array_digest([train.image_path.astype(str), train.box_xyxy_px]),
@@ -266,11 +254,9 @@ def train_detector(
     start = 0
     state = resume_state(out_dir / CHECKPOINT, run_id)
     if state is not None:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        history, start = list(state["history"]), int(state["epoch"])
-        logger().info("resuming %s at epoch %d/%d", out_dir / CHECKPOINT, start + 1, cfg.epochs)
+        history, start = restore_training(
+            state, model, opt, sched, out_dir / CHECKPOINT, cfg.epochs
+        )
     dataset = BoxFrames(train, det_cfg, cfg.image_size or NATIVE_SIZE[cfg.arch])
     loaded = LoadedDetector(model, det_cfg, cfg.image_size, cfg.channels_last, device)
     seconds = 0.0

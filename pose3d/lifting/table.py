@@ -93,8 +93,9 @@ def lifting_table(data: LiftingDataset) -> pa.Table:
         "image_wh_px": _flat(data.image_wh_px, n, 2),
         "principal_px": _flat(data.principal_px, n, 2),
         "geometry": _geometry_column(data.geometry, n),
-        "box_xyxy_px": _flat(np.full((n, 4), np.nan) if data.box_xyxy_px is None
-                             else data.box_xyxy_px, n, 4),
+        "box_xyxy_px": _flat(
+            np.full((n, 4), np.nan) if data.box_xyxy_px is None else data.box_xyxy_px, n, 4
+        ),
     }
     return pa.table(columns, schema=LIFTING_SCHEMA)
 

@@ -18,7 +18,7 @@ from detector_frames import write_box_frames
 from flows.infer_2d import infer_2d_flow
 from pose3d.config import apply_overrides, load_params, load_raw
 from pose3d.keypoints import keypoints_to_arrays, read_keypoints
-from tasks.frames_2d import load_frames_2d
+from tasks.frames_2d import load_frames_2d, write_images_table
 from tasks.train_cpn import train_cpn
 from tasks.train_detector import train_detector
 
@@ -85,3 +85,26 @@ def test_threads_and_a_dask_local_cluster_write_the_same_caches(
         for name in ("frame", "kp2d_px", "scores", "box_xyxy_px", "image_wh"):
             np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
     assert not any((trained / ".work").rglob("*.npz"))  # merged shards are cleared
+
+
+@pytest.mark.real_data
+def test_real_photos_and_human36m_frames_run_through_the_2d_path(
+    shared_data: Path, repo_root: Path, trained: Path, prefect_harness: None
+) -> None:
+    """The 4 real Human3.6M frames and 4 COCO photos (any size, read in place, never copied):
+    every image gets a row of the cache in its own pixels. Accuracy is not asserted: these
+    networks saw a few synthetic frames only."""
+    photos = sorted((shared_data / "coco_samples").glob("*.jpg"))
+    frames = sorted((shared_data / "challenge_sample" / "Val" / "IMG").glob("*.jpg"))
+    write_images_table([*photos, *frames], trained / "real_extract", split="Val")
+    params = _params(repo_root, trained, "real", f"paths.extract={trained / 'real_extract'}",
+                     "infer_2d.splits=[Val]")  # fmt: skip
+    metrics = infer_2d_flow(params_path=str(params))
+    assert metrics["images"] == 8 and metrics["bad_images"] == 0
+    for variant in ("cr", "full"):
+        arrays = keypoints_to_arrays(read_keypoints(trained / "real" / f"{variant}.parquet"))
+        assert list(arrays.frame) == list(range(1, 9))
+        assert np.isfinite(arrays.kp2d_px).all()
+        wh = arrays.image_wh[:, None, :]
+        margin = 0.5 * wh  # ICR may land outside the image, not far from it
+        assert ((arrays.kp2d_px > -margin) & (arrays.kp2d_px < wh + margin)).all()

@@ -54,10 +54,14 @@ def test_task_joins_once_and_gives_the_challenge_no_camera(params_file: Path) ->
     params = load_params(params_file)
     summary = build_lifting_task.fn(params.lifting, params.paths.extract, params.paths.lifting)
     assert set(summary) == {"route", "reference"}  # without_cr_keypoints "": not built
-    assert summary["route"]["parts"] == summary["reference"]["parts"] == {
-        "train": {"rows": 6, "rows_with_camera": 0},
-        "test": {"rows": 3, "rows_with_camera": 0},
-    }
+    assert (
+        summary["route"]["parts"]
+        == summary["reference"]["parts"]
+        == {
+            "train": {"rows": 6, "rows_with_camera": 0},
+            "test": {"rows": 3, "rows_with_camera": 0},
+        }
+    )
     test = load_part(params.paths.lifting, "test")
     assert len(test) == 3 and list(test.frame) == [1, 2, 3]
     assert test.geometry is not None and np.isnan(test.geometry).all()  # no _labels camera

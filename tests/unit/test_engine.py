@@ -65,3 +65,11 @@ def test_fingerprint_follows_code_and_data(monkeypatch: pytest.MonkeyPatch) -> N
     assert a != engine.fingerprint({"lr": 1}, 0, "tasks.train_lifter", "other rows")
     monkeypatch.setattr(engine, "code_digest", lambda module: "edited")
     assert a != engine.fingerprint({"lr": 1}, 0, "tasks.train_lifter", "rows")
+
+
+def test_warmup_cosine_warms_up_then_decays_to_zero() -> None:
+    factors = [engine.warmup_cosine(s, 100, 0.05) for s in range(100)]
+    assert factors[0] == pytest.approx(0.2) and max(factors) == pytest.approx(1.0)
+    assert factors[4] == pytest.approx(1.0) and factors[-1] < 0.01
+    assert all(a >= b for a, b in zip(factors[4:], factors[5:], strict=False))
+    assert engine.warmup_cosine(0, 10, 0.0) == 1.0  # at least one warm-up step, which is the peak

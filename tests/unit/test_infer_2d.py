@@ -16,6 +16,7 @@ from pose3d.config import CRConfig, Infer2DConfig
 from pose3d.crop import crop_box, crop_transform, from_crop, full_image_square
 from pose3d.frames import frames_table, write_frames
 from pose3d.keypoints import Producer, keypoints_to_arrays, read_keypoints
+from tasks.frames_2d import write_images_table
 from tasks.infer_2d import (
     Networks,
     Timer,
@@ -156,3 +157,13 @@ def test_shards_resume_and_merge_into_valid_caches_with_bad_images_reported(
         assert list(arrays.frame) == [1, 2, 3, 4]  # the two bad images left out, order kept
         boxed = np.isfinite(arrays.box_xyxy_px).all(axis=1)
         assert list(boxed) == ([True, True, True, False] if variant == "cr" else [False] * 4)
+
+
+def test_any_images_become_a_table_infer_2d_reads(tmp_path: Path) -> None:
+    paths = _images(tmp_path / "img")
+    write_images_table(paths, tmp_path / "extract", split="Test")
+    images = load_challenge_images(tmp_path / "extract", ["Test"])
+    assert list(images.columns["frame"]) == [1, 2, 3, 4, 5, 6]
+    assert list(images.columns["camera"][:2]) == ["colour.png", "grey.png"]
+    width = images.columns["image_width"].astype(float)
+    assert list(width) == [120.0] * 4 + [-1.0] * 2  # unreadable: unknown (-1)

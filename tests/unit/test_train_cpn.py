@@ -22,7 +22,6 @@ from tasks.train_cpn import (
     cpn_config,
     keypoint_metrics,
     load_training_frames,
-    lr_factor,
     sample_targets,
     train_cpn,
 )
@@ -105,13 +104,6 @@ def test_keypoint_metrics_by_hand() -> None:
     assert metrics["pck10"] == pytest.approx(31 / 33) and metrics["px_error"] == np.inf
     with pytest.raises(ValueError, match="expected"):
         keypoint_metrics(pred[:1], truth, boxes)
-
-
-def test_lr_warms_up_then_decays_to_zero() -> None:
-    factors = [lr_factor(s, 100) for s in range(100)]
-    assert factors[0] == pytest.approx(0.2) and factors[4] == pytest.approx(1.0)
-    assert all(a >= b for a, b in zip(factors[4:], factors[5:], strict=False))
-    assert factors[-1] < 0.01
 
 
 class _DotFinder(nn.Module):

@@ -14,7 +14,7 @@ import torch
 from models.ssd import DetectorConfig
 from pose3d.config import TrainDetectorConfig, load_params
 from tasks.engine import save_checkpoint
-from tasks.train_detector import detection_scores, lr_factor, shrink, train_detector
+from tasks.train_detector import detection_scores, shrink, train_detector
 from tasks.trained_detector import (
     checkpoint_config,
     detect,
@@ -70,13 +70,6 @@ def test_iou_threshold_other_labels_and_no_detections() -> None:
     assert detection_scores([not_person, nothing], TRUTH) == (0.0, 0.0)
     with pytest.raises(ValueError, match="truth boxes"):
         detection_scores([nothing], TRUTH)
-
-
-def test_lr_warms_up_then_decays_to_zero() -> None:
-    factors = [lr_factor(s, 100) for s in range(100)]
-    assert factors[0] == pytest.approx(0.2) and max(factors) == pytest.approx(1.0)
-    assert factors[4] == pytest.approx(1.0) and factors[-1] < 0.01
-    assert all(a >= b for a, b in zip(factors[4:], factors[5:], strict=False))
 
 
 def test_image_size_sets_the_input_side_and_the_anchors_follow() -> None:
