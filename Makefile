@@ -39,9 +39,12 @@ test: lint typecheck contracts  ## ruff, mypy, import contracts and the tests (s
 test-slow: install  ## the long checks (marker `slow`)
 	pytest -q -m slow
 
-bench: install
+bench: install  ## speed figures (the 2D ones need `make run`'s extract; real_images_2d its checkpoints)
 	$(PY) bench/render_speed.py
 	$(PY) bench/extract_speed.py
+	$(PY) bench/conv_speed.py
+	$(PY) bench/infer_speed.py
+	$(PY) bench/real_images_2d.py
 
 ui: install  ## a local Prefect server + UI on http://127.0.0.1:4200
 	prefect server start
