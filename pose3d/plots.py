@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import matplotlib
 
@@ -72,7 +73,7 @@ def examples_figure(
     return fig
 
 
-def _pose3d_panel(ax3: plt.Axes, pose_mm: np.ndarray, title: str) -> None:
+def _pose3d_panel(ax3: Any, pose_mm: np.ndarray, title: str) -> None:  # a 3D Axes
     """One root-relative camera-frame pose, viewed with "up" up (plots (x, z, -y))."""
     view = np.stack([pose_mm[:, 0], pose_mm[:, 2], -pose_mm[:, 1]], axis=-1)
     _bones(ax3, view, "-o", (0, 1, 2))

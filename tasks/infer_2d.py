@@ -251,7 +251,7 @@ def run_shard(spec: ShardSpec, nets: Networks | None = None) -> dict[str, Any]:
                "timer": asdict(timer)}  # fmt: skip
     arrays["summary"] = np.frombuffer(json.dumps(summary).encode(), dtype=np.uint8)
     buf = io.BytesIO()
-    np.savez(buf, **arrays)
+    np.savez(buf, **arrays)  # type: ignore[arg-type]  # numpy stubs: names as keywords
     with atomic_path(out_file) as tmp:
         tmp.write_bytes(buf.getvalue())
     return summary
