@@ -52,8 +52,8 @@ def test_repro_runs_every_stage_and_writes_the_artifacts(tiny_repo: Path, first_
     h36m = read_frames(data / "extract/h36m.parquet")
     assert sorted(set(h36m["subject"].to_pylist())) == ["S1", "S11", "S5", "S9"]
     assert read_keypoints(data / "import_keypoints/gt.parquet").num_rows > 0
-    for variant in ("cr", "full"):  # every challenge image of the three splits
-        assert read_keypoints(data / f"infer_2d/{variant}.parquet").num_rows == 48 + 16 + 8
+    for variant in ("cr", "full"):  # every challenge image of infer_2d.splits: Train and Val
+        assert read_keypoints(data / f"infer_2d/{variant}.parquet").num_rows == 48 + 16
     metrics = json.loads((data / "evaluate/scores.json").read_text())
     assert metrics["rows"] == 16
     assert 0 < metrics["mpjpe_p2_mm"] <= metrics["mpjpe_p1_mm"] < 2000
