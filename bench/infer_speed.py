@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
-import statistics
 import sys
 import tempfile
 import time
@@ -39,7 +38,7 @@ for path in (ROOT, ROOT / "bench"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from conv_speed import OtherLoad, matmul_gflops  # noqa: E402
+from conv_speed import OtherLoad, _median_s, matmul_gflops  # noqa: E402
 from torchvision.models.detection import keypointrcnn_resnet50_fpn  # noqa: E402
 
 from models.cpn import CPN  # noqa: E402
@@ -57,16 +56,6 @@ from tasks.trained_detector import (  # noqa: E402
     prepare,
     sized_detector,
 )
-
-
-def _median_s(fn: Callable[[], Any], repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def _gflops(fn: Callable[[], Any], n: int) -> float:
