@@ -9,7 +9,8 @@ PY := $(BIN)/python
 export PATH := $(BIN):$(PATH)
 # Prefect's settings are in prefect.toml, DVC's in .dvc/config.
 
-.PHONY: install run test test-slow lint typecheck contracts bench ui serve clean
+.PHONY: install run test test-slow lint typecheck contracts bench ui serve clean \
+	share-keypoints lift-shared-keypoints
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,8 +20,10 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-run: install  ## the whole DVC pipeline (Prefect flows) on params.yaml
-	dvc repro
+UI_PORT ?= 4200
+
+run: install  ## the whole DVC pipeline (Prefect flows) on params.yaml, one Prefect server for all
+	$(PY) -m flows.server --port $(UI_PORT) -- dvc repro
 	dvc metrics show
 
 lint: install
@@ -46,11 +49,24 @@ bench: install  ## speed figures (the 2D ones need `make run`'s extract; real_im
 	$(PY) bench/infer_speed.py
 	$(PY) bench/real_images_2d.py
 
-ui: install  ## a local Prefect server + UI on http://127.0.0.1:4200
-	prefect server start
+ui: install  ## a Prefect server + UI on http://127.0.0.1:4200, serving the pipeline deployment
+	$(PY) -m flows.server --port $(UI_PORT) -- $(PY) -m flows.serve
 
-serve: install  ## deployments for starting runs from the UI (needs `make ui` running)
-	PREFECT_API_URL=http://127.0.0.1:4200/api $(PY) -m flows.serve
+serve: install  ## the deployment alone, to a server already running (PREFECT_API_URL)
+	PREFECT_API_URL=$${PREFECT_API_URL:-http://127.0.0.1:$(UI_PORT)/api} $(PY) -m flows.serve
+
+# Sharing 2D keypoints (README): the keypoint caches go to the DVC remote `shared` (.dvc/config);
+# a colleague's clone pulls them and trains the lifter with no 2D stage run.
+SHARED_STAGES := import_keypoints infer_2d
+
+share-keypoints: install  ## push the keypoint caches of the last run to the `shared` remote
+	dvc push $(SHARED_STAGES)
+
+lift-shared-keypoints: install  ## pull them, then the labels and the lifter stages only
+	dvc pull $(SHARED_STAGES)
+	dvc repro extract
+	dvc repro --downstream lifting
+	dvc metrics show
 
 clean:
 	rm -rf .prefect .pytest_cache .mypy_cache .ruff_cache

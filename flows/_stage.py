@@ -10,11 +10,18 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
 
 from pose3d.config import ConfigError, Params, load_params
+
+# Set by tasks.repro for the `dvc repro` it runs (not imported from there: this module loads
+# before Prefect and the tasks, so `--help` answers at once).
+PARENT_TASK_RUN_ENV = "POSE3D_PARENT_TASK_RUN_ID"
 
 
 @dataclass(frozen=True)
@@ -72,13 +79,29 @@ def preflight_when_main(spec: StageSpec, module_name: str) -> None:
         parse_stage_args(spec, sys.argv[1:])
 
 
-def run_stage(
-    spec: StageSpec, flow_fn: Callable[..., object], argv: Sequence[str] | None = None
-) -> int:
-    """Parse the command line and run `flow_fn(params_path, overrides)`."""
+def run_stage(spec: StageSpec, flow_fn: Any, argv: Sequence[str] | None = None) -> int:
+    """Parse the command line and run the flow `flow_fn(params_path, overrides)`; under the
+    pipeline flow (`PARENT_TASK_RUN_ENV` set by its `dvc repro` task) as a run tied to it."""
     args = parse_stage_args(spec, argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    flow_fn(params_path=args.params, overrides=list(args.overrides))
+    parameters = {"params_path": args.params, "overrides": list(args.overrides)}
+    parent = os.environ.get(PARENT_TASK_RUN_ENV, "")
+    if not parent:
+        flow_fn(**parameters)
+        return 0
+    from prefect.client.orchestration import get_client
+    from prefect.flow_engine import run_flow
+
+    try:
+        with get_client(sync_client=True) as client:
+            flow_run = client.create_flow_run(
+                flow_fn, parameters=parameters, parent_task_run_id=UUID(parent), tags=["pipeline"]
+            )
+    except Exception as err:  # the parent is on another server: run untied rather than fail
+        logging.getLogger("pose3d").warning("%s: not tied to the pipeline run (%s)", spec.name, err)
+        flow_fn(**parameters)
+        return 0
+    run_flow(flow_fn, flow_run=flow_run, parameters=parameters)
     return 0
 
 

@@ -1,8 +1,9 @@
 """The whole pipeline as one Prefect flow.
 
-- ``python -m flows.pipeline [STAGE ...] [--force]`` runs ``dvc repro`` (each DVC stage is itself
-  a Prefect flow run), so DVC decides what is stale and versions every artifact, whether a run
-  starts from a shell, from ``make run`` or from the Prefect UI (``flows/serve.py``).
+- ``python -m flows.pipeline [STAGE ...] [--force] [--set k=v ...]`` runs ``dvc repro`` (with
+  ``--set``: ``dvc exp run -S k=v``; each DVC stage is itself a Prefect flow run, tied to this
+  one), so DVC decides what is stale and versions every artifact, whether a run starts from a
+  shell, from ``make run`` or from the Prefect UI (``flows/serve.py``).
 - ``python -m flows.pipeline --params FILE [--set k=v ...] [STAGE ...]`` runs the stage flows
   themselves, in the DAG's order, on another params file (default stages: extract,
   import_keypoints, lifting, train_lifter, evaluate): real Human3.6M with ``params/h36m.yaml``,
@@ -30,18 +31,18 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--force", action="store_true", help="dvc repro --force")
     parser.add_argument("--params", default=None, help="run the flows on this params file")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="SECTION.KEY=VALUE", help="with --params: override one param")  # fmt: skip
+                        metavar="SECTION.KEY=VALUE",
+                        help="override one param: with --params for that run; without, "
+                        "a DVC experiment (dvc exp run -S)")  # fmt: skip
     args = parser.parse_args(argv)
     unknown = [t for t in args.targets if t not in ORDER]
     if unknown:
         parser.error(f"unknown stage(s) {unknown}; expected any of {list(ORDER)}")
-    if args.overrides and args.params is None:
-        parser.error("--set needs --params (under DVC, use `dvc exp run -S`)")
-    if args.params is not None:
+    if args.overrides or args.params is not None:
         from flows._stage import ConfigError, load_params
 
         try:
-            load_params(args.params, args.overrides)
+            load_params(args.params or "params.yaml", args.overrides)
         except ConfigError as err:
             print(f"pipeline: bad params: {err}", file=sys.stderr)
             raise SystemExit(2) from None
@@ -55,13 +56,21 @@ import importlib  # noqa: E402
 
 from prefect import flow  # noqa: E402
 
-from tasks.repro import dvc_repro_task  # noqa: E402
+from pose3d.config import load_params  # noqa: E402
+from tasks.repro import dvc_repro_task, publish_results_task  # noqa: E402
 
 
 @flow(name="pipeline")
-def pipeline_flow(targets: list[str] | None = None, force: bool = False) -> list[str]:
-    """Bring the DVC pipeline (or the given stages and what they depend on) up to date."""
-    return dvc_repro_task(targets or [], force)
+def pipeline_flow(
+    targets: list[str] | None = None, force: bool = False, overrides: list[str] | None = None
+) -> list[str]:
+    """Bring the DVC pipeline (or the given stages and what they depend on) up to date; with
+    `overrides` (``section.key=value``, as typed in the UI's run form) as a DVC experiment
+    (``dvc exp run -S``). Publishes the metrics table and links to the figures."""
+    load_params("params.yaml", overrides or [])  # a wrong key or value fails here, by name
+    ran: list[str] = dvc_repro_task(targets or [], force, overrides=overrides or [])
+    publish_results_task()
+    return ran
 
 
 @flow(name="stages")
@@ -79,7 +88,7 @@ def stages_flow(
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
     if args.params is None:
-        pipeline_flow(targets=args.targets, force=args.force)
+        pipeline_flow(targets=args.targets, force=args.force, overrides=args.overrides)
     else:
         stages_flow(params_path=args.params, overrides=args.overrides, stages=args.targets or None)
     return 0

@@ -1,8 +1,9 @@
-"""Deployments for starting runs from the Prefect UI: ``make ui`` in one shell, ``make serve``
-in another, then open http://127.0.0.1:4200 -> Deployments -> pipeline -> Run.
+"""Deployments for starting runs from the Prefect UI: ``make ui`` (a server on 127.0.0.1:4200
+and this), then open http://127.0.0.1:4200 -> Deployments -> pipeline/dvc-repro -> Run.
 
 The `pipeline/dvc-repro` deployment runs ``dvc repro`` (optionally for chosen stages, optionally
-forced), so runs started in the UI are versioned by DVC exactly like runs started from a shell.
+forced; with ``overrides`` typed in the run form as ``section.key=value``, ``dvc exp run -S``),
+so runs started in the UI are versioned by DVC exactly like runs started from a shell.
 Its runs queue, one at a time (DVC locks the repository): a run started while another is going
 waits, Scheduled (or AwaitingConcurrencySlot where a second `make serve` holds the deployment's
 one slot), and starts when that one ends.
@@ -38,7 +39,7 @@ def build_deployment() -> RunnerDeployment:
     return RunnerDeployment.from_flow(  # what pipeline_flow.to_deployment does, typed as sync
         pipeline_flow,
         name=DEPLOYMENT_NAME,
-        parameters={"targets": [], "force": False},
+        parameters={"targets": [], "force": False, "overrides": []},
         concurrency_limit=ConcurrencyLimitConfig(
             limit=1, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE
         ),

@@ -66,7 +66,7 @@ def _env(workdir: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def tiny_repo(repo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A git + DVC copy of the working tree whose params.yaml is shrunk by TINY_OVERRIDES."""
     work = tmp_path_factory.mktemp("repo")
@@ -84,7 +84,7 @@ def tiny_repo(repo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     return work
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def run_in() -> Callable[..., subprocess.CompletedProcess[str]]:
     def run(workdir: Path, *cmd: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
@@ -102,3 +102,21 @@ def run_in() -> Callable[..., subprocess.CompletedProcess[str]]:
         return proc
 
     return run
+
+
+@pytest.fixture(scope="session")
+def first_repro(tiny_repo: Path, run_in: Callable[..., subprocess.CompletedProcess[str]]) -> str:
+    """The whole pipeline, once per session, in `tiny_repo` (tests that change it restore it)."""
+    return run_in(tiny_repo, "dvc", "repro").stdout
+
+
+@pytest.fixture(scope="session")
+def commit(run_in: Callable[..., subprocess.CompletedProcess[str]]) -> Callable[[Path, str], None]:
+    """Commit a run's record (dvc.lock, params.yaml): `dvc exp run` and clones need one."""
+
+    def do(repo: Path, message: str) -> None:
+        git = ("git", "-c", "user.name=t", "-c", "user.email=t@t")
+        run_in(repo, *git, "add", "dvc.lock", "params.yaml")
+        run_in(repo, *git, "commit", "-qm", message, "--allow-empty")
+
+    return do

@@ -7,8 +7,6 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 from pose3d.frames import read_frames
 from pose3d.keypoints import read_keypoints
 
@@ -18,13 +16,11 @@ STAGES = [
 ]  # fmt: skip
 
 
+SHARED = ("import_keypoints", "infer_2d")  # the stages whose outputs `make share-keypoints` pushes
+
+
 def ran(stdout: str) -> list[str]:
     return re.findall(r"Running stage '([^']+)'", stdout)
-
-
-@pytest.fixture(scope="module")
-def first_repro(tiny_repo: Path, run_in: Callable[..., object]) -> str:
-    return run_in(tiny_repo, "dvc", "repro").stdout  # type: ignore[attr-defined]
 
 
 def test_repro_runs_every_stage_and_writes_the_artifacts(tiny_repo: Path, first_repro: str) -> None:
@@ -84,6 +80,79 @@ def test_rerun_without_changes_runs_nothing(
 ) -> None:
     out = run_in(tiny_repo, "dvc", "repro").stdout  # type: ignore[attr-defined]
     assert ran(out) == []
+
+
+def test_shared_keypoint_caches_train_the_lifter_in_a_fresh_clone(
+    tiny_repo: Path,
+    first_repro: str,
+    run_in: Callable[..., object],
+    commit: Callable[[Path, str], None],
+    tmp_path: Path,
+) -> None:
+    """README "Sharing 2D keypoints": one clone pushes its keypoint caches to a local remote; a
+    fresh clone pulls them and trains and evaluates the lifter with no 2D stage run."""
+    remote = tmp_path / "remote"
+    commit(tiny_repo, "a run")
+    run_in(tiny_repo, "dvc", "remote", "modify", "--local", "shared", "url", str(remote))
+    run_in(tiny_repo, "dvc", "push", *SHARED)
+    clone = tmp_path / "clone"
+    run_in(tmp_path, "git", "clone", "-q", str(tiny_repo), str(clone))
+    run_in(clone, "dvc", "remote", "modify", "--local", "shared", "url", str(remote))
+    run_in(clone, "dvc", "pull", *SHARED)
+    for variant in ("cr", "full"):
+        assert (clone / f"data/infer_2d/{variant}.parquet").is_file()
+    assert not (clone / "data/train_detector/checkpoint.pt").exists()
+    labels = ran(run_in(clone, "dvc", "repro", "extract").stdout)  # type: ignore[attr-defined]
+    assert labels == ["generate", "extract"]
+    out = run_in(clone, "dvc", "repro", "--downstream", "lifting").stdout  # type: ignore[attr-defined]
+    assert sorted(ran(out)) == ["ablation", "evaluate", "lifting", "train_lifter"]
+    assert not (clone / "data/train_cpn/checkpoint.pt").exists()
+    same = "data/evaluate/metrics.json"  # the same caches, params and seed: the same lifter
+    assert (clone / same).read_text() == (tiny_repo / same).read_text()
+
+
+def _would_run(repo: Path, run_in: Callable[..., object]) -> list[str]:
+    return sorted(ran(run_in(repo, "dvc", "repro", "--dry").stdout))  # type: ignore[attr-defined]
+
+
+def test_a_params_change_reruns_its_stage_and_what_follows_only(
+    tiny_repo: Path, first_repro: str, run_in: Callable[..., object]
+) -> None:
+    text = (tiny_repo / "params.yaml").read_text()
+    try:
+        _set_param(tiny_repo, "lr: 0.002\n  lr_schedule", "lr: 0.001\n  lr_schedule")
+        assert _would_run(tiny_repo, run_in) == ["ablation", "evaluate", "train_lifter"]
+        (tiny_repo / "params.yaml").write_text(text)
+        _set_param(tiny_repo, "rotate_deg: 30.0", "rotate_deg: 20.0")  # train_cpn's jitter
+        assert _would_run(tiny_repo, run_in) == [
+            "ablation", "evaluate", "infer_2d", "lifting", "train_cpn", "train_lifter",
+        ]  # fmt: skip
+    finally:
+        (tiny_repo / "params.yaml").write_text(text)
+    assert _would_run(tiny_repo, run_in) == []
+
+
+def test_experiments_and_plots(
+    tiny_repo: Path,
+    first_repro: str,
+    run_in: Callable[..., object],
+    commit: Callable[[Path, str], None],
+) -> None:
+    commit(tiny_repo, "before the experiment")
+    out = run_in(tiny_repo, "dvc", "exp", "run", "-S", "evaluate.examples=3").stdout  # type: ignore[attr-defined]
+    assert ran(out) == ["evaluate"]
+    shown = json.loads(run_in(tiny_repo, "dvc", "exp", "show", "--json").stdout)  # type: ignore[attr-defined]
+    exps = [e for rev in shown for e in (rev.get("experiments") or [])]
+    assert exps, shown
+    params = exps[0]["revs"][0]["data"]["params"]["params.yaml"]["data"]
+    assert params["evaluate"]["examples"] == 3
+    run_in(tiny_repo, "git", "checkout", "--", "params.yaml", "dvc.lock")
+    run_in(tiny_repo, "dvc", "checkout", "-q")
+    html = tiny_repo / "dvc_plots/index.html"
+    run_in(tiny_repo, "dvc", "plots", "show", "-o", str(html.parent))
+    page = html.read_text()
+    for plot in ("history.csv", "capacity.csv", "per_joint.csv"):
+        assert plot in page, plot
 
 
 def _set_param(repo: Path, old: str, new: str) -> None:

@@ -1,0 +1,116 @@
+"""Run a command beside a Prefect server on 127.0.0.1, so every flow run it starts reports to
+one server (and shows in its UI) instead of starting a temporary server of its own (about 8 s
+per stage). State lives in the repository (``.prefect/``, prefect.toml's ``home``).
+
+    python -m flows.server [--port 4200] -- COMMAND ...
+
+If a server already answers on the port (``make ui`` in another shell), the command uses it and
+the runs appear there live; otherwise a server is started on the port (``--port 0``: a free one),
+the command runs, and the server is stopped. ``make run`` runs ``dvc repro`` this way; ``make ui``
+runs ``python -m flows.serve`` this way and keeps the server for as long as it serves.
+Exits with the command's exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import IO
+
+from flows.serve import server_problem
+
+HOST = "127.0.0.1"
+STARTUP_TIMEOUT_S = 120.0  # a busy 2-core machine can take long (prefect.toml says the same)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_server(api_url: str, timeout_s: float, proc: subprocess.Popen[bytes] | None) -> None:
+    """Poll ``/health`` until it answers; RuntimeError if `proc` exits or `timeout_s` passes."""
+    deadline = time.monotonic() + timeout_s
+    while (problem := server_problem(api_url, timeout_s=1.0)) is not None:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the Prefect server exited with code {proc.returncode}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no Prefect server after {timeout_s:.0f} s: {problem}")
+        time.sleep(0.5)
+
+
+@contextmanager
+def prefect_server(
+    port: int, timeout_s: float = STARTUP_TIMEOUT_S, cwd: str | None = None
+) -> Iterator[str]:
+    """Yield the API URL of the server on `port`, starting one in `cwd` (its prefect.toml says
+    where the state goes) and stopping it after, unless one already answers there."""
+    if port:
+        api_url = f"http://{HOST}:{port}/api"
+        if server_problem(api_url, timeout_s=1.0) is None:
+            yield api_url
+            return
+    port = port or free_port()
+    api_url = f"http://{HOST}:{port}/api"
+    cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", HOST, "--port", str(port)]
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    # the server's output goes to a file, not a pipe: a long-lived server must never block
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            _started(api_url, timeout_s, proc, log)
+            yield api_url
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+
+
+def _started(api_url: str, timeout_s: float, proc: subprocess.Popen[bytes], log: IO[bytes]) -> None:
+    """`wait_for_server`, with the last lines the server said in the error."""
+    try:
+        wait_for_server(api_url, timeout_s, proc)
+    except RuntimeError as err:
+        proc.terminate()
+        proc.wait(30)
+        log.seek(0)
+        tail = log.read().decode(errors="replace").strip().splitlines()[-5:]
+        raise RuntimeError(f"{err}; it said:\n" + "\n".join(tail)) from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m flows.server",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--port", type=int, default=4200, help="0: a free port (default 4200)")
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ...")
+    args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("no command given (python -m flows.server -- COMMAND ...)")
+    try:
+        with prefect_server(args.port) as api_url:
+            print(f"Prefect server: {api_url.removesuffix('/api')}", file=sys.stderr, flush=True)
+            try:
+                return subprocess.call(command, env=os.environ | {"PREFECT_API_URL": api_url})
+            except KeyboardInterrupt:
+                return 130
+    except RuntimeError as err:
+        parser.exit(1, f"{parser.prog}: {err}\n")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

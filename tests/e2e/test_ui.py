@@ -1,0 +1,121 @@
+"""The Prefect UI path against a real server: the served `pipeline/dvc-repro` deployment, started
+through the API with a params override as typed in the UI's run form, runs `dvc exp run -S` in the
+tiny repository; the stage's flow run is tied to the pipeline run, and the run publishes its
+metrics table and links to the figures as artifacts."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+from prefect.client.orchestration import SyncPrefectClient, get_client
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    FlowRunFilter,
+    FlowRunFilterParentFlowRunId,
+)
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from flows.server import free_port, prefect_server
+
+DEADLINE_S = 300.0
+T = TypeVar("T")
+
+
+def _wait(what: str, ready: Callable[[], T | None], deadline: float) -> T:
+    while True:
+        try:
+            found = ready()
+        except Exception:
+            found = None
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.5)
+
+
+@pytest.fixture()
+def served(tiny_repo: Path, first_repro: str, tmp_path: Path) -> Iterator[str]:
+    """A Prefect server with its state in the tiny repository, and `python -m flows.serve` there."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_HOME")}
+    env |= {"PYTHONPATH": str(tiny_repo), "PREFECT_RUNNER_POLL_FREQUENCY": "1"}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    with (
+        prefect_server(free_port(), cwd=str(tiny_repo)) as api,
+        (tmp_path / "serve.log").open("w") as log,
+    ):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "flows.serve"],
+            cwd=tiny_repo,
+            env=env | {"PREFECT_API_URL": api},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield api
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _children(client: SyncPrefectClient, parent: FlowRun) -> list[FlowRun]:
+    """The flow runs tied to `parent` (through one of its task runs), as the UI shows them."""
+    tied = FlowRunFilterParentFlowRunId(any_=[parent.id])
+    return client.read_flow_runs(flow_run_filter=FlowRunFilter(parent_flow_run_id=tied))
+
+
+def test_a_run_started_through_the_api_runs_dvc_and_publishes_artifacts(
+    served: str,
+    tiny_repo: Path,
+    run_in: Callable[..., object],
+    commit: Callable[[Path, str], None],
+) -> None:
+    commit(tiny_repo, "before the UI run")  # `dvc exp run` needs a commit
+    deadline = time.monotonic() + DEADLINE_S
+    with temporary_settings({PREFECT_API_URL: served}), get_client(sync_client=True) as client:
+        deployment = _wait(
+            "the deployment", lambda: client.read_deployment_by_name("pipeline/dvc-repro"), deadline
+        )
+        run_id = client.create_flow_run_from_deployment(
+            deployment.id,
+            parameters={"targets": ["evaluate"], "overrides": ["evaluate.examples=3"]},
+        ).id
+
+        def finished() -> FlowRun | None:
+            run = client.read_flow_run(run_id)
+            return run if run.state is not None and run.state.is_final() else None
+
+        run = _wait("the pipeline run", finished, deadline)
+        assert run.state is not None and run.state.type == StateType.COMPLETED, run.state
+        stages = _children(client, run)
+        assert stages, "no stage flow run is tied to the pipeline run"
+        assert {client.read_flow(r.flow_id).name for r in stages} == {"evaluate"}
+        assert all(r.state_type == StateType.COMPLETED for r in stages), stages
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]))
+        )
+    kinds = {a.type for a in artifacts}
+    assert kinds == {"markdown", "link"}, kinds
+    table = next(str(a.data) for a in artifacts if a.type == "markdown")
+    assert "data/evaluate/metrics.json" in table and "mpjpe" in table
+    links = {str(a.data) for a in artifacts if a.type == "link"}
+    assert any(link.endswith("data/evaluate/fig3.png") for link in links), links
+    # DVC kept the record: the override is in the workspace's params, and an experiment exists
+    shown = json.loads(run_in(tiny_repo, "dvc", "exp", "show", "--json").stdout)  # type: ignore[attr-defined]
+    assert any(rev.get("experiments") for rev in shown)
+    assert "examples: 3" in (tiny_repo / "params.yaml").read_text()
+    run_in(tiny_repo, "git", "checkout", "--", "params.yaml", "dvc.lock")
+    run_in(tiny_repo, "dvc", "checkout", "-q")
