@@ -11,7 +11,8 @@ SPEC = StageSpec(
     reads="paths.lifting: test.parquet, reference/test.parquet; paths.train_lifter: "
     "checkpoint.pt, reference/checkpoint.pt",
     writes="paths.evaluate: metrics.json (dvc metrics), per_action.csv, per_joint.csv, "
-    "per_joint.png, examples.png, fig3.png (test rows with images)",
+    "per_joint.png, examples.png, fig3.png (test rows with images), report.html (one "
+    "self-contained page: metrics, bars, the best and worst rows in 3D)",
     sections=("device", "paths.lifting", "paths.train_lifter", "paths.evaluate", "evaluate"),
 )
 preflight_when_main(SPEC, __name__)

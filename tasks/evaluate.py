@@ -5,7 +5,8 @@ and figures. What training decided (flip test, normalisation, input joints) come
 checkpoint. Where `train_lifter` also trained the reference (the same recipe on ground-truth
 2D), its numbers stand beside the route's (``reference_*``), with their ratio and the 2D gap
 between the two caches on the test rows: the cost of detected 2D, end to end. ``fig3.png`` is
-the paper's Fig. 3 for test rows with images. The outputs are written aside and moved in
+the paper's Fig. 3 for test rows with images; ``report.html`` one self-contained page of it all
+with the best and worst rows in 3D (`pose3d.report`). The outputs are written aside and moved in
 together, so a failed run leaves the previous ones."""
 
 from __future__ import annotations
@@ -22,14 +23,22 @@ import torch
 from pose3d.images import BadImage
 from pose3d.io import staged_files, write_metrics, write_text_atomic
 from pose3d.lifting.dataset import LiftingDataset, action_base
-from pose3d.metrics import challenge_mpjpe, mpjpe, mpjpe_per_action, mpjpe_per_joint
+from pose3d.metrics import (
+    challenge_mpjpe,
+    joint_errors,
+    mpjpe,
+    mpjpe_per_action,
+    mpjpe_per_joint,
+)
 from pose3d.plots import examples_figure, fig3_figure, per_joint_figure, save_figure
+from pose3d.report import Example, report_html
 from pose3d.skeleton import H36M17_JOINTS
 from tasks._prefect import logger, stage_task
 from tasks.frames_2d import read_rgb
 from tasks.trained_lifter import load_lifter, predict_dataset
 
 UNKNOWN_ACTION = "(unknown)"
+REPORT = "report.html"  # the page of the `evaluate` stage (pose3d.report)
 HEADLINE = (
     "mpjpe_p1_mm",
     "challenge_mpjpe_mm",
@@ -117,31 +126,71 @@ def gap_2d(route: LiftingDataset, reference: LiftingDataset) -> dict[str, float]
     }
 
 
+def _read_images(data: LiftingDataset, rows: np.ndarray, what: str) -> list[np.ndarray | None]:
+    """The images of `rows` (RGB), None where a row has none or it cannot be read (warned)."""
+    images: list[np.ndarray | None] = []
+    for i in rows:
+        path = "" if data.image_path is None else str(data.image_path[i])
+        try:
+            images.append(read_rgb(path) if path else None)
+        except (BadImage, FileNotFoundError) as err:
+            logger().warning("%s (%s)", err, what)
+            images.append(None)
+    return images
+
+
+def _boxes(data: LiftingDataset, rows: np.ndarray) -> np.ndarray:
+    if data.box_xyxy_px is None:
+        return np.full((len(rows), 4), np.nan)
+    return data.box_xyxy_px[rows]
+
+
+def _title(data: LiftingDataset, i: int) -> str:
+    return f"{data.subject[i]} {data.action[i]} {data.camera[i]} #{i}"
+
+
 def fig3(data: LiftingDataset, pred_mm: np.ndarray, count: int) -> Any:
     """The paper's Fig. 3 for `count` test rows with images, evenly spread; None when no row
-    has a readable image (unreadable ones are skipped with a warning)."""
+    has a readable image (unreadable ones are left out)."""
     if data.image_path is None or count <= 0:
         return None
     with_image = np.flatnonzero([bool(p) for p in data.image_path])
     if len(with_image) == 0:
         return None
     pick = with_image[np.linspace(0, len(with_image) - 1, min(count, len(with_image))).astype(int)]
-    images, kept = [], []
-    for i in pick:
-        try:
-            images.append(read_rgb(str(data.image_path[i])))
-            kept.append(i)
-        except (BadImage, FileNotFoundError) as err:
-            logger().warning("fig3: %s; example left out", err)
-    if not kept:
+    read = _read_images(data, pick, "fig3: example left out")
+    rows = np.array([i for i, image in zip(pick, read, strict=True) if image is not None])
+    if len(rows) == 0:
         return None
-    rows = np.array(kept)
-    boxes = (
-        data.box_xyxy_px[rows] if data.box_xyxy_px is not None else np.full((len(rows), 4), np.nan)
-    )
-    titles = [f"{data.subject[i]} {data.action[i]} {data.camera[i]} #{i}" for i in rows]
-    return fig3_figure(images, boxes, data.kp2d_px[rows], pred_mm[rows],
-                       data.pose3d_cam_mm[rows], titles)  # fmt: skip
+    images = [image for image in read if image is not None]
+    return fig3_figure(images, _boxes(data, rows), data.kp2d_px[rows], pred_mm[rows],
+                       data.pose3d_cam_mm[rows], [_title(data, i) for i in rows])  # fmt: skip
+
+
+def extremes(
+    data: LiftingDataset, pred_mm: np.ndarray, count: int
+) -> list[tuple[str, list[Example]]]:
+    """The report's frames: the `count` best and the `count` worst test rows by MPJPE P1, among
+    the rows with an image where there are any. Shapes: pred_mm (N, 17, 3)."""
+    error_mm = joint_errors(pred_mm, data.pose3d_cam_mm, "root").mean(axis=1)
+    rows = np.arange(len(data))
+    if data.image_path is not None and any(bool(p) for p in data.image_path):
+        rows = np.flatnonzero([bool(p) for p in data.image_path])
+    order = rows[np.argsort(error_mm[rows], kind="stable")]
+    best = order[: min(count, len(order))]
+    worst = order[::-1][: max(0, min(count, len(order) - len(best)))]
+    sections = []
+    for heading, pick in (("Best frames", best), ("Worst frames", worst)):
+        images = _read_images(data, pick, "report: shown without its image")
+        boxes = _boxes(data, pick)
+        examples = [
+            Example(f"{_title(data, i)}: {error_mm[i]:.0f} mm", image, box, data.kp2d_px[i],
+                    pred_mm[i], data.pose3d_cam_mm[i])
+            for i, image, box in zip(pick, images, boxes, strict=True)
+        ]  # fmt: skip
+        if examples:
+            sections.append((heading, examples))
+    return sections
 
 
 REFERENCE_KEYS = ("mpjpe_p1_mm", "mpjpe_p2_mm", "challenge_mpjpe_mm")
@@ -183,6 +232,8 @@ def evaluate_lifter(
             figure = fig3(data, pred, examples)
             if figure is not None:
                 save_figure(figure, tmp / "fig3.png")
+        page = report_html(metrics, ev.per_action, ev.per_joint_mm, extremes(data, pred, examples))
+        write_text_atomic(tmp / REPORT, page)
     logger().info("evaluate: %s", metrics)
     return metrics
 
