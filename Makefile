@@ -10,7 +10,7 @@ export PATH := $(BIN):$(PATH)
 # Prefect's settings are in prefect.toml, DVC's in .dvc/config.
 
 .PHONY: install run test test-slow lint typecheck contracts bench ui serve clean \
-	share-keypoints lift-shared-keypoints
+	share-keypoints lift-shared-keypoints test-browser
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ contracts: install  ## import-linter: the layers of the house (pyproject.toml)
 
 test: lint typecheck contracts  ## ruff, mypy, import contracts and the tests (slow ones excluded)
 	pytest -q
+
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+test-browser: install  ## the report in headless Chromium (installs Debian's chromium where missing)
+	command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+	pytest -q -m browser
 
 test-slow: install  ## the long checks (marker `slow`)
 	pytest -q -m slow
