@@ -12,6 +12,9 @@ train_lifter.key=value, then by --epochs. Prints, and writes as JSON: P1 and P2 
 actions), per-action P1, training seconds and samples per second (history.csv), the machine's
 matmul GFLOP/s and the training step's achieved GFLOP/s (3x the forward matmul FLOPs per sample
 times samples per second), compared with the rate of `train_lifter.model.matmul_dtype`.
+--save FILE copies the trained lifter's checkpoint there, for `pose3d predict --lifter FILE`
+(docs/predict.md); ``--set train_lifter.model.floor_input=false`` makes a lifter that needs no
+camera, as images of unknown cameras do.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import argparse
 import csv
 import json
 import logging
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -31,7 +35,7 @@ import yaml
 from flows.pipeline import stages_flow
 from models.lifter import Lifter
 from pose3d.config import load_params, to_dict
-from pose3d.io import write_json_atomic
+from pose3d.io import atomic_path, write_json_atomic
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -146,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=None, help="scratch folder (a rerun resumes); default temp")
     ap.add_argument("--json", default=None, help="write the results here")
+    ap.add_argument("--save", default=None, help="copy the trained lifter's checkpoint here")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", force=True)
     res = run(args)
@@ -161,6 +166,10 @@ def main(argv: list[str] | None = None) -> int:
           f"({res['threads']} threads)")  # fmt: skip
     if args.json:
         write_json_atomic(args.json, res)
+    if args.save:
+        with atomic_path(args.save) as tmp:
+            shutil.copyfile(Path(res["out_dir"]) / "train_lifter" / "checkpoint.pt", tmp)
+        print(f"lifter checkpoint: {args.save}")
     return 0
 
 

@@ -91,19 +91,21 @@ def fig3_figure(
     boxes_xyxy_px: np.ndarray,
     kp2d_px: np.ndarray,
     pred_mm: np.ndarray,
-    gt_mm: np.ndarray,
+    gt_mm: np.ndarray | None,
     titles: Sequence[str],
 ) -> Figure:
     """The paper's Fig. 3, a row per example: the image with the person box and the 2D
-    keypoints the lifter was given, the 3D prediction, the 3D ground truth.
+    keypoints the lifter was given, the 3D prediction, the 3D ground truth (a column left out
+    when `gt_mm` is None: `pose3d predict` on images without labels).
 
     Shapes: images_rgb K x (H, W, 3) uint8; boxes_xyxy_px (K, 4) (NaN: none drawn);
     kp2d_px (K, 17, 2); pred_mm, gt_mm (K, 17, 3) root-relative.
     """
     k = len(images_rgb)
-    fig = plt.figure(figsize=(11.0, 3.6 * k))
+    cols = 2 if gt_mm is None else 3
+    fig = plt.figure(figsize=(3.7 * cols, 3.6 * k))
     for i in range(k):
-        ax = fig.add_subplot(k, 3, 3 * i + 1)
+        ax = fig.add_subplot(k, cols, cols * i + 1)
         ax.imshow(images_rgb[i])
         box = boxes_xyxy_px[i]
         if np.isfinite(box).all():
@@ -113,10 +115,13 @@ def fig3_figure(
         _bones(ax, kp2d_px[i], "-o", (0, 1))
         ax.set_axis_off()
         ax.set_title(titles[i], fontsize=9)
+        pred_ax = fig.add_subplot(k, cols, cols * i + 2, projection="3d")
+        if gt_mm is None:
+            _pose3d_panel(pred_ax, pred_mm[i], "3D prediction")
+            continue
         error = float(np.linalg.norm(pred_mm[i] - gt_mm[i], axis=-1).mean())
-        _pose3d_panel(fig.add_subplot(k, 3, 3 * i + 2, projection="3d"), pred_mm[i],
-                      f"3D prediction ({error:.0f} mm)")  # fmt: skip
-        _pose3d_panel(fig.add_subplot(k, 3, 3 * i + 3, projection="3d"), gt_mm[i], "3D truth")
+        _pose3d_panel(pred_ax, pred_mm[i], f"3D prediction ({error:.0f} mm)")
+        _pose3d_panel(fig.add_subplot(k, cols, cols * i + 3, projection="3d"), gt_mm[i], "3D truth")
     fig.tight_layout()
     return fig
 

@@ -137,7 +137,7 @@ def infer_images(
     return out
 
 
-def _decode(path: str, max_pixels: int) -> np.ndarray | str:
+def decode_image(path: str, max_pixels: int) -> np.ndarray | str:
     """The RGB image, or the reason it cannot be used (named by `pose3d.images`)."""
     try:
         return read_rgb(path, max_pixels)
@@ -151,7 +151,7 @@ def decoded_batches(
     """Batches of (indices, image or error) in order; with `workers` > 0 threads decode ahead
     while the networks run (OpenCV's decoder releases the GIL)."""
     starts = range(0, len(paths), batch_size)
-    decode = functools.partial(_decode, max_pixels=max_pixels)
+    decode = functools.partial(decode_image, max_pixels=max_pixels)
     if workers == 0:
         for s in starts:
             idx = list(range(s, min(s + batch_size, len(paths))))
@@ -184,7 +184,7 @@ class ShardSpec:
 
 
 @functools.lru_cache(maxsize=2)
-def _networks(detector: str, cpn: str, device: str, need_detector: bool) -> Networks:
+def load_networks(detector: str, cpn: str, device: str, need_detector: bool) -> Networks:
     """The two trained networks of this process, loaded once per process (threads and Dask
     workers alike)."""
     import torch
@@ -215,7 +215,7 @@ def run_shard(spec: ShardSpec, nets: Networks | None = None) -> dict[str, Any]:
     cfg = spec.cfg
     variants = tuple(cfg["variants"])
     if nets is None:
-        nets = _networks(spec.detector, spec.cpn, spec.device, "cr" in variants)
+        nets = load_networks(spec.detector, spec.cpn, spec.device, "cr" in variants)
     timer = Timer()
     outs = {v: VariantOut() for v in variants}
     errors: dict[int, str] = {}

@@ -25,8 +25,9 @@ def _covered(rel: Path, deps: list[str]) -> bool:
     return any(rel == Path(d) or Path(d) in rel.parents for d in deps)
 
 
-# flows/ modules that are not stages: the pipeline flow, the UI deployment, the server wrapper
-ENTRY_POINTS = {"pipeline", "serve", "server"}
+# flows/ modules that are not stages: the pipeline flow, the UI deployment, the server wrapper,
+# the `pose3d` command
+ENTRY_POINTS = {"pipeline", "serve", "server", "cli"}
 
 
 def test_every_flow_module_is_a_stage(repo_root: Path) -> None:

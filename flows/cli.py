@@ -1,0 +1,128 @@
+"""The `pose3d` console command (``[project.scripts]``); one subcommand so far:
+
+    pose3d predict photo.jpg folder/ clip.mp4 -o predictions.json --figures figs/
+    pose3d predict --keypoints my_2d.json --lifter h36m_lifter.pt -o predictions.json
+
+``predict`` runs a pipeline run's trained detector, CPN and lifter on images, folders and videos,
+or a lifter on given 2D keypoints (a keypoint cache or JSON), and writes one JSON file of
+`pose3d.predictions`' schema (docs/predict.md). Exit status: 0 when at least one frame was
+predicted, 1 when nothing could be (no weights, no readable input), 2 for a bad command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pose3d.config import ConfigError, Params, load_params
+
+CHECKPOINT = "checkpoint.pt"
+log = logging.getLogger("pose3d")
+
+
+def _predict_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "predict",
+        help="2D and 3D joints of people in images, folders, videos, or of given 2D keypoints",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("inputs", nargs="*", type=Path, help="image files, folders, videos")
+    p.add_argument("--keypoints", type=Path, help="lift these 2D keypoints instead (.parquet "
+                   "keypoint cache or .json, docs/predict.md)")  # fmt: skip
+    p.add_argument("-o", "--output", type=Path, default=Path("predictions.json"),
+                   help="JSON file to write (default: %(default)s)")  # fmt: skip
+    p.add_argument("--figures", type=Path, help="write a Fig. 3 picture per frame here")
+    p.add_argument("--weights-dir", type=Path, help="a pipeline run's data folder: "
+                   "<dir>/train_detector, train_cpn, train_lifter/checkpoint.pt")  # fmt: skip
+    for name in ("detector", "cpn", "lifter"):
+        p.add_argument(f"--{name}", type=Path, help=f"the {name} checkpoint (overrides the rest)")
+    p.add_argument("--params", default="params.yaml", help="where the default weights and the "
+                   "crop settings come from (default: %(default)s)")  # fmt: skip
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default: the params'")
+    p.add_argument("--batch-size", type=int, default=8, help="frames per batch")
+
+
+def _checkpoint(args: argparse.Namespace, params: Params | None, name: str) -> Path:
+    """An explicit --<name>, else --weights-dir, else the params' paths.train_<name>."""
+    explicit = getattr(args, name)
+    if explicit is not None:
+        return Path(explicit)
+    if args.weights_dir is not None:
+        return args.weights_dir / f"train_{name}" / CHECKPOINT
+    folder = getattr(params.paths, f"train_{name}") if params else f"data/train_{name}"
+    return Path(folder) / CHECKPOINT
+
+
+def _params(path: str) -> Params | None:
+    """The params file, or None (built-in defaults) when the default one is absent."""
+    if path == "params.yaml" and not Path(path).is_file():
+        return None
+    return load_params(path)
+
+
+def predict(args: argparse.Namespace) -> int:
+    """Run ``pose3d predict``; returns the exit status."""
+    from tasks.engine import select_device
+    from tasks.predict import MissingWeights, PredictSettings, Weights, run_lift, run_predict_images
+
+    _log_to_stderr()  # after Prefect's import has set up its handlers
+    params = _params(args.params)
+    lifter = _checkpoint(args, params, "lifter")
+    try:
+        device = str(select_device(args.device or (params.device if params else "auto")))
+        if args.keypoints is not None:
+            counts = run_lift(args.keypoints, lifter, args.output, device)
+        else:
+            settings = PredictSettings(batch_size=args.batch_size, device=device)
+            if params is not None:
+                settings = PredictSettings(
+                    params.cr.margin, params.infer_2d.min_person_score,
+                    params.infer_2d.max_pixels, args.batch_size, device,
+                )  # fmt: skip
+            weights = Weights(lifter, _checkpoint(args, params, "detector"),
+                              _checkpoint(args, params, "cpn"))  # fmt: skip
+            counts = run_predict_images(args.inputs, weights, settings, args.output, args.figures)
+    except (MissingWeights, FileNotFoundError, ValueError) as err:
+        log.error("%s", err)
+        return 1
+    if counts["frames"] == 0:
+        log.error("no frame could be read from %s; nothing written", [str(p) for p in args.inputs])
+        return 1
+    log.info("%d frame(s) -> %s (%d input(s) skipped, %d frame(s) without a person found)",
+             counts["frames"], args.output, counts["errors"], counts["no_person"])  # fmt: skip
+    return 0
+
+
+def _log_to_stderr() -> None:
+    """The `pose3d` logger's INFO lines on stderr: through the root logger's handlers (Prefect's
+    console, once imported), else a plain one."""
+    log.setLevel(logging.INFO)
+    if not logging.getLogger().handlers and not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+        log.addHandler(handler)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="pose3d", description="3D human pose from images")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _predict_parser(sub)
+    args = parser.parse_args(argv)
+    if args.command == "predict":
+        if bool(args.inputs) == (args.keypoints is not None):
+            parser.error("predict: give image/folder/video inputs, or --keypoints FILE (not both)")
+        if args.keypoints is not None and args.figures is not None:
+            parser.error("predict: --figures needs images, not --keypoints")
+    try:
+        return predict(args)
+    except ConfigError as err:
+        print(f"pose3d predict: bad params: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
