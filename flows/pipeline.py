@@ -28,7 +28,11 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("targets", nargs="*", help=f"stages, of {', '.join(ORDER)}")
-    parser.add_argument("--force", action="store_true", help="dvc repro --force")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="rerun the named stages (all, if none is named) even if unchanged",
+    )
     parser.add_argument("--params", default=None, help="run the flows on this params file")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="SECTION.KEY=VALUE",

@@ -36,14 +36,17 @@ def _dvc() -> str:
 def repro_command(
     targets: Sequence[str] = (), force: bool = False, overrides: Sequence[str] = ()
 ) -> list[str]:
-    """``dvc repro [--force] [targets]``, or with overrides (``section.key=value``)
-    ``dvc exp run [--force] -S k=v ... [targets]``: an experiment that DVC records (it needs a
-    git commit) and applies to the workspace."""
+    """``dvc repro [targets]``, or with overrides (``section.key=value``) ``dvc exp run -S k=v ...
+    [targets]``: an experiment that DVC records (it needs a git commit) and applies to the
+    workspace. `force` reruns the named stages only (``--force --single-item``), or every stage
+    when none is named."""
     for item in overrides:
         if "=" not in item or not item.split("=", 1)[0].strip():
             raise ValueError(f"params override {item!r}: expected section.key=value")
     head = ["exp", "run", *(f"-S{item}" for item in overrides)] if overrides else ["repro"]
-    return [_dvc(), *head, *(["--force"] if force else []), *targets]
+    # forcing named stages reruns them, not everything upstream of them as well
+    forced = ["--force", *(["--single-item"] if targets else [])] if force else []
+    return [_dvc(), *head, *forced, *targets]
 
 
 def dvc_repro(

@@ -9,11 +9,11 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
+from polling import wait_for
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -22,21 +22,6 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINE_S = 120.0
-T = TypeVar("T")
-
-
-def _wait(what: str, ready: Callable[[], T | None], deadline: float) -> T:
-    """Poll `ready` until it returns something truthy (exceptions count as not yet)."""
-    while True:
-        try:
-            found = ready()
-        except Exception:
-            found = None
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.3)
 
 
 def _health(api: str) -> bool:
@@ -79,7 +64,7 @@ def served(tmp_path: Path) -> Iterator[str]:
         )
     ]
     try:
-        _wait("the Prefect server", lambda: _health(api), time.monotonic() + 60)
+        wait_for("the Prefect server", lambda: _health(api), time.monotonic() + 60)
         procs.append(
             subprocess.Popen(
                 [sys.executable, "-m", "flows.serve"],
@@ -104,7 +89,7 @@ def served(tmp_path: Path) -> Iterator[str]:
 def test_two_runs_started_together_queue_and_both_finish(served: str) -> None:
     deadline = time.monotonic() + DEADLINE_S
     with temporary_settings({PREFECT_API_URL: served}), get_client(sync_client=True) as client:
-        deployment = _wait(
+        deployment = wait_for(
             "the deployment",
             lambda: client.read_deployment_by_name("pipeline/dvc-repro"),
             deadline,
@@ -117,7 +102,7 @@ def test_two_runs_started_together_queue_and_both_finish(served: str) -> None:
             runs = [client.read_flow_run(i) for i in ids]
             return runs if all(r.state is not None and r.state.is_final() for r in runs) else None
 
-        runs = _wait("both runs to finish", finished, deadline)
+        runs = wait_for("both runs to finish", finished, deadline)
     assert [r.state.type for r in runs] == [StateType.COMPLETED] * 2, [r.state for r in runs]
     first, second = sorted(runs, key=lambda r: r.start_time)
     assert first.end_time is not None and second.start_time >= first.end_time

@@ -17,10 +17,13 @@ from detector_frames import write_box_frames
 
 from flows.infer_2d import infer_2d_flow
 from pose3d.config import apply_overrides, load_params, load_raw
+from pose3d.crop import crop_box, full_image_square
 from pose3d.keypoints import keypoints_to_arrays, read_keypoints
 from tasks.frames_2d import load_frames_2d, write_images_table
 from tasks.train_cpn import train_cpn
 from tasks.train_detector import train_detector
+
+CR_MARGIN = 0.25  # the CPN fixture's crop margin
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +43,7 @@ def trained(repo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     frames = load_frames_2d(root / "kp" / "h36m.parquet")
     train = frames.take(np.flatnonzero(frames.subject == "S1"))
     heldout = frames.take(np.flatnonzero(frames.subject == "S8"))
-    train_cpn(train, heldout, tiny_cpn_config(), 0.25, root / "cpn", seed=0)
+    train_cpn(train, heldout, tiny_cpn_config(), CR_MARGIN, root / "cpn", seed=0)
     torch.set_num_threads(threads)
     bad = sorted((boxes / "challenge_images" / "Val").glob("*.jpg"))[2]
     bad.write_bytes(b"\xff\xd8 this is not a JPEG" * 10)
@@ -105,6 +108,11 @@ def test_real_photos_and_human36m_frames_run_through_the_2d_path(
         arrays = keypoints_to_arrays(read_keypoints(trained / "real" / f"{variant}.parquet"))
         assert list(arrays.frame) == list(range(1, 9))
         assert np.isfinite(arrays.kp2d_px).all()
-        wh = arrays.image_wh[:, None, :]
-        margin = 0.5 * wh  # ICR may land outside the image, not far from it
-        assert ((arrays.kp2d_px > -margin) & (arrays.kp2d_px < wh + margin)).all()
+        for kp, box, (w, h) in zip(
+            arrays.kp2d_px, arrays.box_xyxy_px, arrays.image_wh, strict=True
+        ):
+            # ICR lands inside the square that was cropped (it may reach outside the image)
+            has_box = variant == "cr" and np.isfinite(box).all()
+            square = crop_box(box, CR_MARGIN) if has_box else full_image_square(int(w), int(h))
+            lo = np.array([square.cx, square.cy]) - square.side / 2 - 1.0
+            assert ((kp >= lo) & (kp <= lo + square.side + 2.0)).all(), (variant, box, kp)

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from prefect.client.schemas.objects import ConcurrencyLimitStrategy
 
 from flows.serve import DEPLOYMENT_NAME, FLOW_NAME, build_deployment
@@ -35,7 +36,7 @@ def test_deployment_runs_one_at_a_time_and_queues_the_rest() -> None:
     assert deployment.concurrency_limit == 1
     assert deployment.concurrency_options is not None
     assert deployment.concurrency_options.collision_strategy == ConcurrencyLimitStrategy.ENQUEUE
-    assert deployment.parameters == {"targets": [], "force": False}
+    assert deployment.parameters == {"targets": [], "force": False, "overrides": []}
 
 
 def test_help_is_fast_and_names_the_deployment(tmp_path) -> None:
@@ -74,3 +75,20 @@ def test_refuses_when_the_server_does_not_answer(tmp_path) -> None:
     assert out.returncode == 2
     assert f"no Prefect server answers at PREFECT_API_URL=http://127.0.0.1:{port}/api" in out.stderr
     assert "`make ui`" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_overrides_make_the_run_a_dvc_experiment() -> None:
+    from tasks.repro import repro_command
+
+    assert repro_command(["evaluate"])[1:] == ["repro", "evaluate"]
+    assert repro_command(["evaluate"], True)[1:] == [
+        "repro",
+        "--force",
+        "--single-item",
+        "evaluate",
+    ]
+    assert repro_command([], True, ["train_lifter.lr=0.001", "ablation.epochs=2"])[1:] == [
+        "exp", "run", "-Strain_lifter.lr=0.001", "-Sablation.epochs=2", "--force",
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match="expected section.key=value"):
+        repro_command([], False, ["train_lifter.lr"])
