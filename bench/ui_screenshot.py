@@ -21,6 +21,7 @@ from prefect.client.schemas.filters import (
     FlowFilter,
     FlowFilterName,
     FlowRunFilter,
+    FlowRunFilterState,
     FlowRunFilterStateType,
 )
 from prefect.client.schemas.objects import StateType
@@ -33,7 +34,7 @@ def newest_pipeline_run(api_url: str) -> str:
         runs = client.read_flow_runs(
             flow_filter=FlowFilter(name=FlowFilterName(any_=["pipeline"])),
             flow_run_filter=FlowRunFilter(
-                state=FlowRunFilterStateType(any_=[StateType.COMPLETED])  # type: ignore[arg-type]
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.COMPLETED]))
             ),
             sort=FlowRunSort.END_TIME_DESC,
             limit=1,

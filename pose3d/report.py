@@ -200,12 +200,16 @@ def report_html(
 ) -> str:
     """The whole page: the metrics table, the two bar charts, then each (heading, examples)
     section. plotly.js is inlined once, in the first figure. Shapes: per_joint_mm (17,)."""
-    figures = [per_action_bars(per_action), per_joint_bars(per_joint_mm)]
     parts = [f"<h1>pose3d evaluation</h1><h2>Metrics</h2>{metrics_table(metrics)}"]
-    parts += [_figure_html(fig, first=i == 0) for i, fig in enumerate(figures)]
-    for heading, examples in sections:
-        parts.append(f"<h2>{html.escape(heading)}</h2>")
-        parts += [_figure_html(example_figure(e), first=False) for e in examples]
+    blocks = [("", [per_action_bars(per_action), per_joint_bars(per_joint_mm)])]
+    blocks += [(heading, [example_figure(e) for e in examples]) for heading, examples in sections]
+    n = 0
+    for heading, figures in blocks:
+        if heading:
+            parts.append(f"<h2>{html.escape(heading)}</h2>")
+        for fig in figures:
+            parts.append(_figure_html(fig, n))
+            n += 1
     body = "\n".join(parts)
     return (
         "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
@@ -214,5 +218,14 @@ def report_html(
     )
 
 
-def _figure_html(fig: go.Figure, first: bool) -> str:
-    return str(fig.to_html(full_html=False, include_plotlyjs=first, config={"responsive": True}))
+def _figure_html(fig: go.Figure, n: int) -> str:
+    """Figure `n` of the page (plotly.js inlined with the first); its element id is fixed, not
+    plotly's random one, so the same run gives the same bytes."""
+    return str(
+        fig.to_html(
+            full_html=False,
+            include_plotlyjs=n == 0,
+            div_id=f"figure-{n}",
+            config={"responsive": True},
+        )  # fmt: skip
+    )

@@ -48,3 +48,12 @@ def test_image_trace_downscales_over_full_size_pixel_coordinates() -> None:
     assert trace.source.startswith("data:image/jpeg;base64,")
     assert trace.dx == trace.dy == 1000 / IMAGE_MAX_SIDE_PX
     assert image_trace(np.zeros((60, 100, 3), np.uint8)).dx == 1.0  # small ones kept as they are
+
+
+def test_the_same_rows_give_the_same_bytes(tmp_path: Path) -> None:
+    path, _ = tiny_report(tmp_path)
+    page = path.read_text()
+    again, _ = tiny_report(tmp_path)
+    assert again.read_text() == page  # no random element ids: a rerun is byte-identical
+    ids = re.findall(r'id="(figure-\d+)"', page)
+    assert ids == [f"figure-{i}" for i in range(len(ids))] and len(ids) >= 3
