@@ -14,7 +14,8 @@ Work is split into shards of ``infer_2d.shard_size`` images, each computed on it
 output whatever runs it: one process or Dask workers) and saved atomically under a work folder
 keyed by everything that decides its content, so an interrupted run resumes at the first
 missing shard. At the end the shards are merged into ``<variant>.parquet`` (the schema of
-`pose3d.keypoints`, with the producer: code digest, the two checkpoints' sha256, the params),
+`pose3d.keypoints`, with the producer: code digest, the digests of the two networks' weights,
+the params),
 ``metrics.json`` (counts, speed, and the 2D error against label keypoints where the table has
 them) and ``report.json`` (every image that could not be read, by name and reason, and every
 image where no person was found). One bad image never stops the run.
@@ -304,6 +305,24 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def weights_digest(path: str | Path) -> str:
+    """sha256 of what a checkpoint computes with: its config and every weight tensor (name,
+    dtype, shape, bytes). Unlike the file's sha256 it ignores the training history stored beside
+    them (wall times), so a retrained identical network gives the same digest, and the caches
+    made with it the same bytes."""
+    import torch
+
+    from tasks.engine import load_checkpoint
+
+    state = load_checkpoint(path)
+    digest = hashlib.sha256(json.dumps(state["config"], sort_keys=True, default=str).encode())
+    for name, tensor in sorted(state["model"].items()):
+        array = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{array.dtype}:{tuple(array.shape)}".encode())
+        digest.update(array.view(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
 SHARD_RELEVANT = ("variants", "batch_size", "shard_size", "min_person_score", "max_pixels")
 
 
@@ -444,7 +463,7 @@ def plan_infer_2d(
             continue
         if not Path(path).is_file():
             raise FileNotFoundError(f"{path}: no {name} checkpoint (run `train_{name}`)")
-        models[name] = file_sha256(path)
+        models[name] = weights_digest(path)
     key = work_key(cfg, cr.margin, models, images)
     work_dir = work_root(out_dir) / key
     work_dir.mkdir(parents=True, exist_ok=True)

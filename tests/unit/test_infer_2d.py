@@ -11,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from pose3d.config import CRConfig, Infer2DConfig
 from pose3d.crop import crop_box, crop_transform, from_crop, full_image_square
@@ -167,3 +168,20 @@ def test_any_images_become_a_table_infer_2d_reads(tmp_path: Path) -> None:
     assert list(images.columns["camera"][:2]) == ["colour.png", "grey.png"]
     width = images.columns["image_width"].astype(float)
     assert list(width) == [120.0] * 4 + [-1.0] * 2  # unreadable: unknown (-1)
+
+
+def test_weights_digest_follows_the_weights_not_the_training_history(tmp_path: Path) -> None:
+    from tasks.engine import save_checkpoint
+    from tasks.infer_2d import file_sha256, weights_digest
+
+    weights = {"conv.weight": torch.arange(6.0).reshape(2, 3), "bn.num_batches": torch.tensor(3)}
+    paths = []
+    for n, seconds in enumerate((1.5, 2.5)):  # the same network, trained in other wall times
+        paths.append(tmp_path / f"{n}.pt")
+        history = [{"epoch": 1, "train_seconds": seconds}]
+        save_checkpoint(paths[-1], {"model": weights, "config": {"width": 3}, "history": history})
+    assert file_sha256(paths[0]) != file_sha256(paths[1])
+    assert weights_digest(paths[0]) == weights_digest(paths[1])
+    changed = dict(weights, **{"conv.weight": weights["conv.weight"] + 1e-6})
+    save_checkpoint(tmp_path / "other.pt", {"model": changed, "config": {"width": 3}})
+    assert weights_digest(tmp_path / "other.pt") != weights_digest(paths[0])
