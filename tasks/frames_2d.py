@@ -36,6 +36,14 @@ class Frames2D:
     def __len__(self) -> int:
         return len(self.image_path)
 
+    def content_key(self) -> list[np.ndarray]:
+        """What a training run on these rows depends on, for its checkpoint's fingerprint: the
+        image paths, the files' sizes (a regenerated image, e.g. with other occluders, changes
+        its size while its labels stay) and the labels. Shapes: (N,) paths, (N,) sizes, boxes,
+        keypoints."""
+        sizes = np.array([os.stat(p).st_size for p in self.image_path], dtype=np.int64)
+        return [self.image_path.astype(str), sizes, self.box_xyxy_px, self.kp2d_px]
+
     def even_sample(self, n: int) -> Frames2D:
         """`n` rows evenly spread over the table (all of them when there are fewer)."""
         if len(self) <= n:

@@ -276,11 +276,6 @@ def _train_epoch(
     return float(total) / max(1, steps), samples
 
 
-def _frames_digest(frames: Frames2D) -> str:
-    paths = np.frombuffer("\n".join(frames.image_path.tolist()).encode(), np.uint8)
-    return array_digest([paths, frames.box_xyxy_px, frames.kp2d_px])
-
-
 def train_cpn(
     train: Frames2D,
     heldout: Frames2D,
@@ -315,7 +310,9 @@ def train_cpn(
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: warmup_cosine(s, total_steps, WARMUP_FRACTION)
     )
-    run_id = fingerprint({**to_dict(cfg), "margin": margin}, seed, __name__, _frames_digest(train))
+    run_id = fingerprint(
+        {**to_dict(cfg), "margin": margin}, seed, __name__, array_digest(train.content_key())
+    )
     extra = {"margin": margin, "flip_test": cfg.flip_test, "bf16": cfg.bf16,
              "channels_last": cfg.channels_last}  # fmt: skip
     history: list[dict[str, float]] = []

@@ -248,7 +248,7 @@ def train_detector(
     )
     run_id = fingerprint(
         to_dict(cfg), seed, __name__,
-        array_digest([train.image_path.astype(str), train.box_xyxy_px]),
+        array_digest(train.content_key()),
     )  # fmt: skip
     history: list[dict[str, float]] = []
     start = 0

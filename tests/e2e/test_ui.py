@@ -75,9 +75,11 @@ def test_a_run_started_through_the_api_runs_dvc_and_publishes_artifacts(
         deployment = wait_for(
             "the deployment", lambda: client.read_deployment_by_name("pipeline/dvc-repro"), deadline
         )
+        # examples=1: a value no other test used, or DVC's run cache would restore evaluate
+        # instead of running it
+        overrides = ["evaluate.examples=1"]
         run_id = client.create_flow_run_from_deployment(
-            deployment.id,
-            parameters={"targets": ["evaluate"], "overrides": ["evaluate.examples=3"]},
+            deployment.id, parameters={"targets": ["evaluate"], "overrides": overrides}
         ).id
 
         def finished() -> FlowRun | None:
@@ -101,6 +103,6 @@ def test_a_run_started_through_the_api_runs_dvc_and_publishes_artifacts(
     # DVC kept the record: the override is in the workspace's params, and an experiment exists
     shown = json.loads(run_in(tiny_repo, "dvc", "exp", "show", "--json").stdout)  # type: ignore[attr-defined]
     assert any(rev.get("experiments") for rev in shown)
-    assert "examples: 3" in (tiny_repo / "params.yaml").read_text()
+    assert "examples: 1" in (tiny_repo / "params.yaml").read_text()
     run_in(tiny_repo, "git", "checkout", "--", "params.yaml", "dvc.lock")
     run_in(tiny_repo, "dvc", "checkout", "-q")
