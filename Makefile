@@ -23,7 +23,8 @@ install: $(VENV)/.installed
 UI_PORT ?= 4200
 
 run: install  ## the whole DVC pipeline (Prefect flows) on params.yaml, one Prefect server for all
-	$(PY) -m flows.server --port $(UI_PORT) -- dvc repro
+	@# nothing stale (dvc status -q exits 0): no server to start
+	dvc status -q || $(PY) -m flows.server --port $(UI_PORT) -- dvc repro
 	dvc metrics show
 
 lint: install

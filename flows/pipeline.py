@@ -71,7 +71,8 @@ def pipeline_flow(
     """Bring the DVC pipeline (or the given stages and what they depend on) up to date; with
     `overrides` (``section.key=value``, as typed in the UI's run form) as a DVC experiment
     (``dvc exp run -S``). Publishes the metrics table and links to the figures."""
-    load_params("params.yaml", overrides or [])  # a wrong key or value fails here, by name
+    if overrides:  # a wrong key or value fails here, by name, before DVC starts
+        load_params("params.yaml", overrides)
     ran: list[str] = dvc_repro_task(targets or [], force, overrides=overrides or [])
     publish_results_task()
     return ran
