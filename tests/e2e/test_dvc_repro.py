@@ -92,7 +92,7 @@ def test_shared_keypoint_caches_train_the_lifter_in_a_fresh_clone(
     commit: Callable[[Path, str], None],
     tmp_path: Path,
 ) -> None:
-    """README "Sharing 2D keypoints": one clone pushes its keypoint caches to a local remote; a
+    """docs/sharing.md: one clone pushes its keypoint caches to a local remote; a
     fresh clone pulls them and trains and evaluates the lifter with no 2D stage run."""
     remote = tmp_path / "remote"
     commit(tiny_repo, "a run")
