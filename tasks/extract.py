@@ -7,8 +7,13 @@ Outputs in `out_dir` (``paths.extract``):
   where the subject has a Videos folder and ``decode_frames`` is on, else null image paths.
 - ``challenge.parquet``: one row per challenge image, referenced in place (not copied).
 - ``h36m_cameras.h5``: the cameras of the extracted Human3.6M subjects (the lifter's view
-  geometry; no stage after this one reads the input roots). The challenge gives no cameras.
+  geometry; no stage after this one reads the input roots; empty when the reader is off). The
+  challenge gives no cameras.
 - ``h36m_summary.json``, ``challenge_summary.json``: rows, images and the skipped bad inputs.
+- ``h36m_images.md5``, ``challenge_images.md5``: ``<md5>  <image_path>`` for every image a table
+  references (``md5sum -c`` reads them). The stages that read the images depend on these in
+  dvc.yaml instead of the image folders, so a `dvc repro` with nothing to do checks one file, not
+  thousands (docs/two_d.md, "A run with nothing to do"); an image that changes changes them.
 
 Image paths are stored relative to the working directory (the project root under DVC) when the
 file lies inside it, else absolute (`pose3d.frames.stored_path`). A disabled reader still writes
@@ -19,18 +24,22 @@ target and renamed into place.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from pose3d.config import ExtractConfig, to_dict
 from pose3d.formats import challenge
 from pose3d.formats.h36m import write_cameras
-from pose3d.frames import concat_frames, write_frames
-from pose3d.io import atomic_dir, write_json_atomic
+from pose3d.frames import concat_frames, stored_path, write_frames
+from pose3d.io import atomic_dir, write_json_atomic, write_text_atomic
 from tasks._prefect import logger, progress, stage_task
 from tasks.h36m_views import View, ViewContext, h36m_cameras, subject_views, view_table
 from tasks.provenance import producer
@@ -39,6 +48,7 @@ H36M_TABLE = "h36m.parquet"
 CHALLENGE_TABLE = "challenge.parquet"
 H36M_IMAGES = "h36m_images"
 H36M_CAMERAS = "h36m_cameras.h5"
+MANIFEST_SUFFIX = "_images.md5"  # <dataset>_images.md5
 
 
 @dataclass
@@ -98,6 +108,28 @@ def _finish(summary: ExtractSummary, out_dir: Path, start: float) -> ExtractSumm
     return summary
 
 
+def write_image_manifest(
+    table: pa.Table,
+    out_path: str | os.PathLike[str],
+    locate: Callable[[str], Path] = Path,
+    workers: int = 0,
+) -> int:
+    """Write ``<md5>  <image_path>`` for each distinct image path of a frames `table`, sorted by
+    path, to `out_path`; `locate` maps a stored path to where the file is now (a folder not yet
+    renamed into place). Returns the number of images. A missing file raises
+    FileNotFoundError naming it."""
+    paths = sorted({p for p in table.column("image_path").to_pylist() if p is not None})
+
+    def md5(path: str) -> str:
+        with open(locate(path), "rb") as f:
+            return hashlib.file_digest(f, "md5").hexdigest()
+
+    with ThreadPoolExecutor(workers or os.cpu_count() or 1, "extract-md5") as pool:
+        digests = list(progress(pool.map(md5, paths), len(paths), f"md5 {Path(out_path).name}"))
+    write_text_atomic(out_path, "".join(f"{d}  {p}\n" for d, p in zip(digests, paths, strict=True)))
+    return len(paths)
+
+
 def extract_h36m(
     root: str | os.PathLike[str],
     cfg: ExtractConfig,
@@ -135,9 +167,8 @@ def extract_h36m(
             pool.shutdown(wait=True, cancel_futures=True)
     if not any((out_dir / H36M_IMAGES).iterdir()):
         (out_dir / H36M_IMAGES).rmdir()
-    if summary.enabled:
-        subjects = set(cfg.h36m_subjects)
-        write_cameras(out_dir / H36M_CAMERAS, {k: c for k, c in cams.items() if k[0] in subjects})
+    subjects = set(cfg.h36m_subjects)  # written even when empty: dvc.yaml names the file
+    write_cameras(out_dir / H36M_CAMERAS, {k: c for k, c in cams.items() if k[0] in subjects})
     table = concat_frames(tables)
     summary.sequences = len({(v.subject, v.action) for v in views})
     summary.rows = table.num_rows
@@ -154,6 +185,13 @@ def extract_h36m(
         "image_paths": "relative to the working directory when inside it, else absolute",
     }
     write_frames(table, out_dir / H36M_TABLE, source, _producer(cfg))
+    prefix = Path(stored_path(final))
+    write_image_manifest(
+        table,
+        out_dir / f"h36m{MANIFEST_SUFFIX}",
+        lambda p: out_dir / H36M_IMAGES / Path(p).relative_to(prefix),
+        cfg.workers,
+    )
     return _finish(summary, out_dir, start)
 
 
@@ -183,6 +221,7 @@ def extract_challenge(
         ],
     }
     write_frames(table, out_dir / CHALLENGE_TABLE, source, _producer(cfg))
+    write_image_manifest(table, out_dir / f"challenge{MANIFEST_SUFFIX}", workers=cfg.workers)
     summary.rows = table.num_rows
     return _finish(summary, out_dir, start)
 

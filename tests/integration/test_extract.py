@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import subprocess
 from pathlib import Path
 
 import cv2
@@ -83,6 +85,17 @@ def _challenge_tree(root: Path) -> None:
     write_frames(sidecar, challenge.sidecar_path(root, "Test"), {}, {})
 
 
+def _manifest(path: Path) -> dict[str, str]:
+    """image path -> md5, from an ``<md5>  <path>`` manifest."""
+    rows = [line.split("  ", 1) for line in path.read_text().splitlines()]
+    assert [p for _, p in rows] == sorted(p for _, p in rows)
+    return {p: md5 for md5, p in rows}
+
+
+def _md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
 @pytest.fixture()
 def trees(tmp_path: Path) -> tuple[Path, Path]:
     _h36m_tree(tmp_path / "h36m")
@@ -120,6 +133,13 @@ def test_extract_h36m(trees, tmp_path, monkeypatch) -> None:
     assert meta["producer"]["params"]["extract"]["frame_stride"] == 2
     saved = json.loads((tmp_path / "out/h36m_summary.json").read_text())
     assert saved["rows"] == 10 and saved["skipped_count"] == 0
+    # the manifest the image-reading stages depend on: every image once, by its stored path
+    manifest = _manifest(tmp_path / "out/h36m_images.md5")
+    images = {p for p in a["image_path"] if p is not None}
+    assert set(manifest) == images and len(images) == 6
+    assert all(manifest[p] == _md5(tmp_path / p) for p in images)
+    check = subprocess.run(["md5sum", "-c", "--quiet", "out/h36m_images.md5"], cwd=tmp_path)
+    assert check.returncode == 0
 
 
 def test_extract_challenge(trees, tmp_path) -> None:
@@ -131,6 +151,19 @@ def test_extract_challenge(trees, tmp_path) -> None:
     assert list(df["pose3d_cam_mm"][1][:3]) == [2.0, 2.0, 2.0]  # from the CSV
     assert list(df["pose3d_cam_mm"][3][:3]) == [7.0, 7.0, 7.0]  # Test: from the sidecar
     assert df["subject"].tolist() == ["", "", "S11", "S11"] and df["box_xyxy_px"][0] is None
+    manifest = _manifest(tmp_path / "out/challenge_images.md5")
+    assert set(manifest) == set(df["image_path"])
+    assert all(manifest[p] == _md5(Path(p)) for p in manifest)
+
+
+def test_a_changed_image_changes_the_manifest_only_there(trees, tmp_path) -> None:
+    extract_challenge(trees[1], CFG, tmp_path / "out")
+    before = _manifest(tmp_path / "out/challenge_images.md5")
+    changed = challenge.image_path(trees[1], "Test", 2)
+    cv2.imwrite(str(changed), np.full((30, 40, 3), 200, np.uint8))  # same path, other pixels
+    extract_challenge(trees[1], CFG, tmp_path / "out")
+    after = _manifest(tmp_path / "out/challenge_images.md5")
+    assert [p for p in before if before[p] != after[p]] == [changed.as_posix()]
 
 
 def test_disabled_readers_write_empty_tables(tmp_path) -> None:
@@ -139,6 +172,10 @@ def test_disabled_readers_write_empty_tables(tmp_path) -> None:
     assert extract_challenge(tmp_path / "absent", cfg, tmp_path / "out").rows == 0
     assert read_frames(tmp_path / "out/h36m.parquet").num_rows == 0
     assert read_frames(tmp_path / "out/challenge.parquet").num_rows == 0
+    # every file dvc.yaml names exists, empty
+    assert (tmp_path / "out/h36m_cameras.h5").is_file()
+    assert (tmp_path / "out/h36m_images.md5").read_text() == ""
+    assert (tmp_path / "out/challenge_images.md5").read_text() == ""
 
 
 def test_missing_or_empty_roots_name_the_fix(tmp_path) -> None:
@@ -177,6 +214,7 @@ def test_bad_inputs_raise_naming_the_file(trees, tmp_path) -> None:
         "h36m.parquet",
         "h36m_cameras.h5",
         "h36m_images",
+        "h36m_images.md5",
         "h36m_summary.json",
     ]
 

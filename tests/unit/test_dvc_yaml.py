@@ -74,3 +74,22 @@ def test_ablation_does_not_rerun_for_train_lifter_epochs(repo_root: Path) -> Non
     params = [str(k) for k in _stages(repo_root)["ablation"]["params"]]
     assert "train_lifter" not in params and "train_lifter.epochs" not in params
     assert "train_lifter.model" in params and "ablation" in params
+
+
+def test_only_extract_depends_on_the_input_roots_and_image_folders(repo_root: Path) -> None:
+    """A no-op `dvc repro` checks every file of every dep: the stages after `extract` depend on
+    its image manifests, never on the roots' or `extract`'s thousands of images."""
+    stages = _stages(repo_root)
+    image_folders = ("${paths.h36m_root}", "${paths.challenge_root}", "${paths.generate}",
+                     "${paths.extract}", "${paths.extract}/h36m_images")  # fmt: skip
+    for stage, spec in stages.items():
+        data = [d for d in spec["deps"] if d.startswith("${")]
+        if stage == "extract":
+            assert {"${paths.h36m_root}", "${paths.challenge_root}"} <= set(data)
+            continue
+        assert not set(data) & set(image_folders), f"{stage} depends on an image folder"
+    manifests = {"train_detector": {"h36m", "challenge"}, "train_cpn": {"h36m"},
+                 "infer_2d": {"challenge"}}  # fmt: skip
+    for stage, datasets in manifests.items():
+        for dataset in datasets:
+            assert f"${{paths.extract}}/{dataset}_images.md5" in stages[stage]["deps"], stage
