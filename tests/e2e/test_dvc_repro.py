@@ -195,6 +195,18 @@ def test_params_change_reruns_only_dependent_stages(
         _set_param(tiny_repo, "occluder_probability: 0.25", "occluder_probability: 0.5")
         out = run_in(tiny_repo, "dvc", "repro", "extract").stdout  # type: ignore[attr-defined]
         assert ran(out) == ["generate", "extract"]
+        # other pixels, same labels: the 2D stages see it through the image manifests alone
+        status = json.loads(run_in(tiny_repo, "dvc", "status", "--json").stdout)  # type: ignore[attr-defined]
+        changed = {
+            stage: {path for entry in entries if isinstance(entry, dict)
+                    for path, how in entry.get("changed deps", {}).items() if how == "modified"}
+            for stage, entries in status.items()
+        }  # fmt: skip
+        manifests = {"h36m": "data/extract/h36m_images.md5",
+                     "challenge": "data/extract/challenge_images.md5"}  # fmt: skip
+        assert set(manifests.values()) <= changed["train_detector"]
+        assert manifests["h36m"] in changed["train_cpn"]
+        assert manifests["challenge"] in changed["infer_2d"]
     finally:  # the other test modules share this repository: put the world back (DVC's cache)
         for name, text in saved.items():
             (tiny_repo / name).write_text(text)
