@@ -44,8 +44,8 @@ from torchvision.models.detection import keypointrcnn_resnet50_fpn  # noqa: E402
 from models.cpn import CPN  # noqa: E402
 from pose3d.config import load_params, to_dict  # noqa: E402
 from tasks.frames_2d import read_rgb  # noqa: E402
-from tasks.infer_2d import Networks as InferNetworks  # noqa: E402
 from tasks.infer_2d import ShardSpec, load_challenge_images, run_shard  # noqa: E402
+from tasks.route_2d import Networks as InferNetworks  # noqa: E402
 from tasks.train_cpn import cpn_config  # noqa: E402
 from tasks.train_detector import detector_config  # noqa: E402
 from tasks.trained_cpn import LoadedCPN, predict_crops  # noqa: E402

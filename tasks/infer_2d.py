@@ -1,7 +1,8 @@
 """The `infer_2d` stage: the paper's 2D half over the challenge images, into keypoint caches.
 
 For every image of ``infer_2d.splits`` (rows of ``extract``'s ``challenge.parquet``): decode it
-(`pose3d.images`: grey, 16-bit and 4-channel images converted), then per variant
+(`pose3d.images`: grey, 16-bit and 4-channel images converted), then per variant (the route
+itself is `tasks.route_2d`, which `pose3d predict` shares)
 - ``cr``: detect (`tasks.trained_detector`), keep the best person box; crop the square around it
   (`pose3d.crop`, side = longest box side x (1 + ``cr.margin``)) to the CPN's input, run the CPN
   (`tasks.trained_cpn`), map its keypoints back to the image (ICR). No box scoring at least
@@ -30,7 +31,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -39,42 +40,24 @@ from typing import Any
 import numpy as np
 
 from pose3d.config import CRConfig, Infer2DConfig, to_dict
-from pose3d.crop import Square, crop_box, crop_image, crop_transform, from_crop, full_image_square
 from pose3d.frames import frames_arrays, read_frames
-from pose3d.images import BadImage
 from pose3d.io import atomic_path, staged_files, write_json_atomic, write_metrics
 from pose3d.keypoints import KeypointRows, Producer, keypoints_table, write_keypoints
 from pose3d.skeleton import NUM_JOINTS
 from tasks._prefect import logger, progress
-from tasks.frames_2d import read_rgb
 from tasks.provenance import code_digest
+from tasks.route_2d import (
+    Networks,
+    Timer,
+    decode_image,
+    infer_images,
+    load_networks,
+    weights_digest,
+)
 
 IDENTITY = ("dataset", "split", "subject", "action", "camera")
 HEADLINE = ("cr_kp2d_error_px", "full_kp2d_error_px", "cr_no_person")  # metrics.json
 SOURCE = {"cr": "infer_2d_cr", "full": "infer_2d_full"}
-FILL = 0.0  # crop pixels outside the image
-
-Detect = Callable[[list[np.ndarray]], list[tuple[np.ndarray, float] | None]]
-Keypoints = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
-
-
-@dataclass(frozen=True)
-class Networks:
-    """The two networks as functions: `detect` (RGB images -> best person box and score, or
-    None) and `keypoints` (crops (N, S, S, 3) uint8 RGB -> crop px (N, 17, 2), scores (N, 17))."""
-
-    detect: Detect | None
-    keypoints: Keypoints
-    input_size: int
-
-
-@dataclass
-class Timer:
-    """Seconds spent in each network and in the whole shard."""
-
-    detect: float = 0.0
-    cpn: float = 0.0
-    total: float = 0.0
 
 
 @dataclass
@@ -88,62 +71,6 @@ class VariantOut:
     box_xyxy_px: list[np.ndarray] = field(default_factory=list)
     person_score: list[float] = field(default_factory=list)
     image_wh: list[tuple[int, int]] = field(default_factory=list)  # as decoded
-
-
-def square_for(
-    variant: str, width: int, height: int, detection: tuple[np.ndarray, float] | None,
-    min_score: float, margin: float,
-) -> tuple[Square, np.ndarray]:  # fmt: skip
-    """The square the CPN sees and the box to store (NaN: none, the whole image was used)."""
-    no_box = np.full(4, np.nan)
-    if variant == "full" or detection is None or detection[1] < min_score:
-        return full_image_square(width, height), no_box
-    box = np.asarray(detection[0], dtype=np.float64)
-    if not (np.isfinite(box).all() and box[2] > box[0] and box[3] > box[1]):
-        return full_image_square(width, height), no_box
-    return crop_box(box, margin), box
-
-
-def infer_images(
-    images: Sequence[np.ndarray], nets: Networks, variants: Sequence[str], min_score: float,
-    margin: float, timer: Timer,
-) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:  # fmt: skip
-    """Both variants for a batch of RGB images. Returns variant -> (kp2d_px (N, 17, 2) image px,
-    scores (N, 17), box_xyxy_px (N, 4) NaN = none, person score (N,) NaN = no detector)."""
-    detections: list[tuple[np.ndarray, float] | None] = [None] * len(images)
-    if "cr" in variants:
-        if nets.detect is None:
-            raise ValueError("infer_2d: the cr variant needs a detector")
-        t0 = time.perf_counter()
-        detections = nets.detect(list(images))
-        timer.detect += time.perf_counter() - t0
-    out = {}
-    size = nets.input_size
-    for variant in variants:
-        crops, affines, boxes = [], [], []
-        for image, det in zip(images, detections, strict=True):
-            height, width = image.shape[:2]
-            square, box = square_for(variant, width, height, det, min_score, margin)
-            crops.append(crop_image(image, square, size, fill=FILL))
-            affines.append(crop_transform(square, size))
-            boxes.append(box)
-        t0 = time.perf_counter()
-        kp_crop, scores = nets.keypoints(np.stack(crops))
-        timer.cpn += time.perf_counter() - t0
-        kp = from_crop(np.asarray(kp_crop, dtype=np.float64), np.stack(affines))
-        person = np.array([np.nan if d is None else d[1] for d in detections])
-        if variant == "full":
-            person = np.full(len(images), np.nan)
-        out[variant] = (kp, np.asarray(scores, np.float64), np.stack(boxes), person)
-    return out
-
-
-def decode_image(path: str, max_pixels: int) -> np.ndarray | str:
-    """The RGB image, or the reason it cannot be used (named by `pose3d.images`)."""
-    try:
-        return read_rgb(path, max_pixels)
-    except (BadImage, FileNotFoundError, OSError) as err:
-        return str(err)
 
 
 def decoded_batches(
@@ -182,25 +109,6 @@ class ShardSpec:
     margin: float
     device: str
     torch_threads: int  # 0: leave torch's setting
-
-
-@functools.lru_cache(maxsize=2)
-def load_networks(detector: str, cpn: str, device: str, need_detector: bool) -> Networks:
-    """The two trained networks of this process, loaded once per process (threads and Dask
-    workers alike)."""
-    import torch
-
-    from tasks.trained_cpn import load_cpn, predict_crops
-    from tasks.trained_detector import detect_best_boxes, load_detector
-
-    dev = torch.device(device)
-    pose = load_cpn(cpn, dev)
-    det = load_detector(detector, dev) if need_detector else None
-    return Networks(
-        detect=None if det is None else functools.partial(detect_best_boxes, det),
-        keypoints=functools.partial(predict_crops, pose),
-        input_size=int(pose.input_size),
-    )
 
 
 def run_shard(spec: ShardSpec, nets: Networks | None = None) -> dict[str, Any]:
@@ -295,32 +203,6 @@ def load_challenge_images(extract_dir: str | Path, splits: Sequence[str]) -> Cha
     columns = {k: arrays[k][keep] for k in (*IDENTITY, "frame", "image_width", "image_height")}
     kp = arrays["kp2d_px"][keep].astype(np.float64).reshape(-1, NUM_JOINTS, 2)
     return ChallengeImages(columns, arrays["image_path"][keep].astype(str), kp)
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def weights_digest(path: str | Path) -> str:
-    """sha256 of what a checkpoint computes with: its config and every weight tensor (name,
-    dtype, shape, bytes). Unlike the file's sha256 it ignores the training history stored beside
-    them (wall times), so a retrained identical network gives the same digest, and the caches
-    made with it the same bytes."""
-    import torch
-
-    from tasks.engine import load_checkpoint
-
-    state = load_checkpoint(path)
-    digest = hashlib.sha256(json.dumps(state["config"], sort_keys=True, default=str).encode())
-    for name, tensor in sorted(state["model"].items()):
-        array = tensor.detach().cpu().contiguous()
-        digest.update(f"{name}:{array.dtype}:{tuple(array.shape)}".encode())
-        digest.update(array.view(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
 
 
 SHARD_RELEVANT = ("variants", "batch_size", "shard_size", "min_person_score", "max_pixels")

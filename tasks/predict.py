@@ -1,7 +1,7 @@
 """`pose3d predict`: a pipeline run's trained networks on a user's images, folders or videos,
 or a lifter on 2D keypoints the user already has (docs/predict.md).
 
-Images: each frame goes through `tasks.infer_2d.infer_images`' ``cr`` route (detect, keep the
+Images: each frame goes through `tasks.route_2d.infer_images`' ``cr`` route (detect, keep the
 best person box, crop-and-resize, CPN, inverse crop; no box scoring ``min_person_score``: the
 whole image, flagged), then `tasks.trained_lifter.predict_lifter`. Keypoints: a keypoint cache
 (`pose3d.keypoints`) or a JSON file (`pose3d.predictions`) straight into a lifter. Either way the
@@ -35,7 +35,7 @@ from pose3d.predictions import (
 )
 from pose3d.skeleton import NUM_JOINTS
 from tasks._prefect import logger, progress
-from tasks.infer_2d import Networks, Timer, decode_image, file_sha256, infer_images, load_networks
+from tasks.route_2d import Networks, Timer, decode_image, file_sha256, infer_images, load_networks
 from tasks.trained_lifter import LoadedLifter, load_lifter, predict_lifter
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})

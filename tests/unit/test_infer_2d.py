@@ -19,15 +19,13 @@ from pose3d.frames import frames_table, write_frames
 from pose3d.keypoints import Producer, keypoints_to_arrays, read_keypoints
 from tasks.frames_2d import write_images_table
 from tasks.infer_2d import (
-    Networks,
-    Timer,
     decoded_batches,
-    infer_images,
     load_challenge_images,
     merge_shards,
     run_shard,
     shard_specs,
 )
+from tasks.route_2d import Networks, Timer, infer_images
 
 SIZE = 64
 BOX = np.array([30.0, 20.0, 50.0, 100.0])
@@ -172,7 +170,7 @@ def test_any_images_become_a_table_infer_2d_reads(tmp_path: Path) -> None:
 
 def test_weights_digest_follows_the_weights_not_the_training_history(tmp_path: Path) -> None:
     from tasks.engine import save_checkpoint
-    from tasks.infer_2d import file_sha256, weights_digest
+    from tasks.route_2d import file_sha256, weights_digest
 
     weights = {"conv.weight": torch.arange(6.0).reshape(2, 3), "bn.num_batches": torch.tensor(3)}
     paths = []
