@@ -4,11 +4,9 @@ the other, against a real Prefect server (about 30 s on 2 cores)."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,72 +16,55 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
+from flows.server import free_port, prefect_server
+
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINE_S = 120.0
 
 
-def _health(api: str) -> bool:
-    with urllib.request.urlopen(f"{api}/health", timeout=1) as response:
-        return bool(response.status == 200)
-
-
 @pytest.fixture()
-def served(tmp_path: Path) -> Iterator[str]:
-    """A Prefect server and `python -m flows.serve` in a DVC repository whose one stage sleeps
-    3 s and always reruns; yields the API URL."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    api = f"http://127.0.0.1:{port}/api"
-    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    env |= {
+def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A Prefect server (`flows.server.prefect_server`, its state under `tmp_path`) and
+    `python -m flows.serve` in a DVC repository whose one stage sleeps 3 s and always reruns;
+    yields the API URL."""
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    for key, value in {
         "PREFECT_HOME": str(tmp_path / "prefect"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_RUNNER_POLL_FREQUENCY": "1",
         "DVC_NO_ANALYTICS": "1",
         "PYTHONPATH": str(ROOT),
-    }
+    }.items():
+        monkeypatch.setenv(key, value)  # the server and `flows.serve` inherit these
     repo = tmp_path / "repo"
     repo.mkdir()
     dvc = Path(sys.executable).with_name("dvc")
-    subprocess.run([str(dvc), "init", "--no-scm", "-q"], cwd=repo, env=env, check=True)
+    subprocess.run([str(dvc), "init", "--no-scm", "-q"], cwd=repo, check=True)
     sleep = f'{sys.executable} -c "import time; time.sleep(3)"'
     (repo / "dvc.yaml").write_text(
         f"stages:\n  wait:\n    cmd: {sleep}\n    always_changed: true\n"
     )
-    logs = (tmp_path / "server.log").open("w"), (tmp_path / "serve.log").open("w")
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
-            + ["--port", str(port)],
-            env=env,
-            stdout=logs[0],
+    with (
+        prefect_server(free_port(), cwd=str(repo)) as api,
+        (tmp_path / "serve.log").open("w") as log,
+    ):
+        serve = subprocess.Popen(
+            [sys.executable, "-m", "flows.serve"],
+            cwd=repo,
+            env=os.environ | {"PREFECT_API_URL": api},
+            stdout=log,
             stderr=subprocess.STDOUT,
         )
-    ]
-    try:
-        wait_for("the Prefect server", lambda: _health(api), time.monotonic() + 60)
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "flows.serve"],
-                cwd=repo,
-                env=env | {"PREFECT_API_URL": api},
-                stdout=logs[1],
-                stderr=subprocess.STDOUT,
-            )
-        )
-        yield api
-    finally:
-        for proc in reversed(procs):
-            proc.terminate()
+        try:
+            yield api
+        finally:
+            serve.terminate()
             try:
-                proc.wait(15)
+                serve.wait(15)
             except subprocess.TimeoutExpired:
-                proc.kill()
-        for log in logs:
-            log.close()
+                serve.kill()
 
 
 def test_two_runs_started_together_queue_and_both_finish(served: str) -> None:
