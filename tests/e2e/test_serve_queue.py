@@ -11,12 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from polling import wait_for
+from polling import served_deployment, wait_for
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.settings import PREFECT_API_URL, temporary_settings
-
-from flows.server import free_port, prefect_server
 
 pytestmark = pytest.mark.slow
 
@@ -26,9 +24,8 @@ DEADLINE_S = 120.0
 
 @pytest.fixture()
 def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A Prefect server (`flows.server.prefect_server`, its state under `tmp_path`) and
-    `python -m flows.serve` in a DVC repository whose one stage sleeps 3 s and always reruns;
-    yields the API URL."""
+    """A Prefect server (its state under `tmp_path`) and `python -m flows.serve` in a DVC
+    repository whose one stage sleeps 3 s and always reruns; yields the API URL."""
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     for key, value in {
         "PREFECT_HOME": str(tmp_path / "prefect"),
@@ -46,25 +43,8 @@ def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     (repo / "dvc.yaml").write_text(
         f"stages:\n  wait:\n    cmd: {sleep}\n    always_changed: true\n"
     )
-    with (
-        prefect_server(free_port(), cwd=str(repo)) as api,
-        (tmp_path / "serve.log").open("w") as log,
-    ):
-        serve = subprocess.Popen(
-            [sys.executable, "-m", "flows.serve"],
-            cwd=repo,
-            env=os.environ | {"PREFECT_API_URL": api},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            yield api
-        finally:
-            serve.terminate()
-            try:
-                serve.wait(15)
-            except subprocess.TimeoutExpired:
-                serve.kill()
+    with served_deployment(repo, dict(os.environ), tmp_path / "serve.log") as api:
+        yield api
 
 
 def test_two_runs_started_together_queue_and_both_finish(served: str) -> None:

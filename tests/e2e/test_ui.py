@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from polling import wait_for
+from polling import served_deployment, wait_for
 from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.filters import (
     ArtifactFilter,
@@ -25,8 +24,6 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from flows.server import free_port, prefect_server
-
 DEADLINE_S = 300.0
 
 
@@ -36,25 +33,8 @@ def served(tiny_repo: Path, first_repro: str, tmp_path: Path) -> Iterator[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_HOME")}
     env |= {"PYTHONPATH": str(tiny_repo), "PREFECT_RUNNER_POLL_FREQUENCY": "1"}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    with (
-        prefect_server(free_port(), cwd=str(tiny_repo)) as api,
-        (tmp_path / "serve.log").open("w") as log,
-    ):
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "flows.serve"],
-            cwd=tiny_repo,
-            env=env | {"PREFECT_API_URL": api},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            yield api
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    with served_deployment(tiny_repo, env, tmp_path / "serve.log") as api:
+        yield api
 
 
 def _children(client: SyncPrefectClient, parent: FlowRun) -> list[FlowRun]:
