@@ -185,6 +185,12 @@ def _set_param(repo: Path, old: str, new: str) -> None:
     params.write_text(text.replace(old, new, 1))
 
 
+def _modified_deps(status: dict[str, list], stage: str) -> set[str]:
+    """The deps `dvc status --json` reports modified for `stage`."""
+    deps = [e.get("changed deps", {}) for e in status.get(stage, []) if isinstance(e, dict)]
+    return {path for d in deps for path, how in d.items() if how == "modified"}
+
+
 def test_params_change_reruns_only_dependent_stages(
     tiny_repo: Path, first_repro: str, run_in: Callable[..., object]
 ) -> None:
@@ -197,16 +203,10 @@ def test_params_change_reruns_only_dependent_stages(
         assert ran(out) == ["generate", "extract"]
         # other pixels, same labels: the 2D stages see it through the image manifests alone
         status = json.loads(run_in(tiny_repo, "dvc", "status", "--json").stdout)  # type: ignore[attr-defined]
-        changed = {
-            stage: {path for entry in entries if isinstance(entry, dict)
-                    for path, how in entry.get("changed deps", {}).items() if how == "modified"}
-            for stage, entries in status.items()
-        }  # fmt: skip
-        manifests = {"h36m": "data/extract/h36m_images.md5",
-                     "challenge": "data/extract/challenge_images.md5"}  # fmt: skip
-        assert set(manifests.values()) <= changed["train_detector"]
-        assert manifests["h36m"] in changed["train_cpn"]
-        assert manifests["challenge"] in changed["infer_2d"]
+        h36m, chal = "data/extract/h36m_images.md5", "data/extract/challenge_images.md5"
+        assert {h36m, chal} <= _modified_deps(status, "train_detector")
+        assert h36m in _modified_deps(status, "train_cpn")
+        assert chal in _modified_deps(status, "infer_2d")
     finally:  # the other test modules share this repository: put the world back (DVC's cache)
         for name, text in saved.items():
             (tiny_repo / name).write_text(text)
