@@ -9,7 +9,7 @@ PY := $(BIN)/python
 export PATH := $(BIN):$(PATH)
 # Prefect's settings are in prefect.toml, DVC's in .dvc/config.
 
-.PHONY: install run test test-slow lint typecheck contracts bench ui serve clean \
+.PHONY: install run test test-real test-slow lint typecheck contracts bench ui serve clean \
 	share-keypoints lift-shared-keypoints test-browser
 
 $(VENV)/.installed: pyproject.toml
@@ -25,7 +25,7 @@ UI_PORT ?= 4200
 run: install  ## the whole DVC pipeline (Prefect flows) on params.yaml, one Prefect server for all
 	@# nothing stale (dvc status -q exits 0): no server to start
 	dvc status -q || $(PY) -m flows.server --port $(UI_PORT) -- dvc repro
-	dvc metrics show
+	pose3d metrics
 
 lint: install
 	ruff check .
@@ -37,8 +37,11 @@ typecheck: install
 contracts: install  ## import-linter: the layers of the house (pyproject.toml)
 	lint-imports
 
-test: lint typecheck contracts  ## ruff, mypy, import contracts and the tests (slow ones excluded)
-	pytest -q
+test: lint typecheck contracts  ## ruff, mypy, import contracts and the tests (slow and real-data ones excluded)
+	pytest -q -n 2 --dist worksteal
+
+test-real: install  ## the tests on ../shared/data (marker `real_data`; they skip where it is absent)
+	pytest -q -n 2 --dist worksteal -m real_data
 
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 test-browser: install  ## the report in headless Chromium (installs Debian's chromium where missing)
@@ -72,7 +75,7 @@ lift-shared-keypoints: install  ## pull them, then the labels and the lifter sta
 	dvc pull $(SHARED_STAGES)
 	dvc repro extract
 	dvc repro --downstream lifting
-	dvc metrics show
+	pose3d metrics
 
 clean:
 	rm -rf .prefect .pytest_cache .mypy_cache .ruff_cache

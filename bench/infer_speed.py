@@ -43,19 +43,19 @@ from torchvision.models.detection import keypointrcnn_resnet50_fpn  # noqa: E402
 
 from models.cpn import CPN  # noqa: E402
 from pose3d.config import load_params, to_dict  # noqa: E402
-from tasks.frames_2d import read_rgb  # noqa: E402
 from tasks.infer_2d import ShardSpec, load_challenge_images, run_shard  # noqa: E402
-from tasks.route_2d import Networks as InferNetworks  # noqa: E402
-from tasks.train_cpn import cpn_config  # noqa: E402
-from tasks.train_detector import detector_config  # noqa: E402
-from tasks.trained_cpn import LoadedCPN, predict_crops  # noqa: E402
-from tasks.trained_detector import (  # noqa: E402
+from tasks.route.cpn import LoadedCPN, predict_crops  # noqa: E402
+from tasks.route.detector import (  # noqa: E402
     LoadedDetector,
     detect,
     detect_best_boxes,
     prepare,
     sized_detector,
 )
+from tasks.route.frames import read_rgb  # noqa: E402
+from tasks.route.images import Networks as InferNetworks  # noqa: E402
+from tasks.train_cpn import cpn_config  # noqa: E402
+from tasks.train_detector import detector_config  # noqa: E402
 
 
 def _gflops(fn: Callable[[], Any], n: int) -> float:

@@ -28,8 +28,8 @@ if str(ROOT) not in sys.path:
 
 from pose3d.config import load_params  # noqa: E402
 from pose3d.keypoints import keypoints_to_arrays, read_keypoints  # noqa: E402
-from tasks.frames_2d import write_images_table  # noqa: E402
 from tasks.infer_2d import finish_infer_2d, plan_infer_2d, run_shard  # noqa: E402
+from tasks.route.frames import write_images_table  # noqa: E402
 
 
 def _iou(box: np.ndarray, truth: np.ndarray) -> float:

@@ -24,7 +24,7 @@ from prefect import flow
 from flows._stage import load_stage_params, run_stage
 from tasks.ablation import run_ablation_task
 from tasks.engine import select_device
-from tasks.lifting_rows import has_variant, load_part_task
+from tasks.lifter.rows import has_variant, load_part_task
 
 
 @flow(name="ablation")

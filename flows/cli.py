@@ -1,4 +1,4 @@
-"""The `pose3d` console command (``[project.scripts]``); one subcommand so far:
+"""The `pose3d` console command (``[project.scripts]``): ``predict`` and ``metrics``.
 
     pose3d predict photo.jpg folder/ clip.mp4 -o predictions.json --figures figs/
     pose3d predict --keypoints my_2d.json --lifter h36m_lifter.pt -o predictions.json
@@ -7,19 +7,23 @@
 or a lifter on given 2D keypoints (a keypoint cache or JSON), and writes one JSON file of
 `pose3d.predictions`' schema (docs/predict.md). Exit status: 0 when at least one frame was
 predicted, 1 when nothing could be (no weights, no readable input), 2 for a bad command line.
+
+``metrics`` prints the pipeline's headline metrics (``dvc metrics show``) one line per stage
+and metric, in 100 columns.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from pose3d.config import ConfigError, Params, load_params
+from pose3d.io import CHECKPOINT
 
-CHECKPOINT = "checkpoint.pt"
 log = logging.getLogger("pose3d")
 
 
@@ -107,11 +111,40 @@ def _log_to_stderr() -> None:
         log.addHandler(handler)
 
 
+def _metrics_parser(sub: argparse._SubParsersAction) -> None:
+    sub.add_parser(
+        "metrics",
+        help="the pipeline's headline metrics, one line per stage and metric",
+        description="`dvc metrics show`, one line per stage and metric (it fits 100 columns; "
+        "DVC's own table has a column per key). Run in the project's folder.",
+    )
+
+
+def metrics() -> int:
+    """Run ``pose3d metrics``; returns the exit status."""
+    import subprocess
+
+    from pose3d.metrics_listing import metrics_lines
+
+    cmd = [sys.executable, "-m", "dvc", "metrics", "show", "--json"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        print(f"pose3d metrics: dvc metrics show failed: {proc.stderr.strip()}", file=sys.stderr)
+        return proc.returncode
+    shown = json.loads(proc.stdout or "{}").get("", {}).get("data", {})
+    files = {path: entry.get("data", {}) for path, entry in shown.items()}
+    print("\n".join(metrics_lines(files)))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pose3d", description="3D human pose from images")
     sub = parser.add_subparsers(dest="command", required=True)
     _predict_parser(sub)
+    _metrics_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "metrics":
+        return metrics()
     if args.command == "predict":
         if bool(args.inputs) == (args.keypoints is not None):
             parser.error("predict: give image/folder/video inputs, or --keypoints FILE (not both)")

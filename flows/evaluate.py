@@ -24,10 +24,9 @@ from typing import Any
 from prefect import flow
 
 from flows._stage import load_stage_params, run_stage
-from tasks.engine import select_device
+from tasks.engine import CHECKPOINT, select_device
 from tasks.evaluate import evaluate_lifter_task
-from tasks.lifting_rows import has_variant, load_part_task
-from tasks.train_lifter import CHECKPOINT, REFERENCE_DIR
+from tasks.lifter.rows import REFERENCE_DIR, has_variant, load_part_task
 
 
 @flow(name="evaluate")

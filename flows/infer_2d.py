@@ -28,10 +28,9 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows._stage import load_stage_params, run_stage
 from pose3d.config import Infer2DConfig
 from tasks._prefect import stage_task
-from tasks.engine import select_device
+from tasks.engine import CHECKPOINT, select_device
 from tasks.infer_2d import ShardSpec, finish_infer_2d, plan_infer_2d, run_shard
 
-CHECKPOINT = "checkpoint.pt"
 plan_task = stage_task(plan_infer_2d)
 shard_task = stage_task(run_shard, retries=1)
 finish_task = stage_task(finish_infer_2d)

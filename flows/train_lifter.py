@@ -21,9 +21,9 @@ from pathlib import Path
 from prefect import flow
 
 from flows._stage import load_stage_params, run_stage
-from tasks.engine import select_device
-from tasks.lifting_rows import has_variant, load_part_task
-from tasks.train_lifter import REFERENCE_DIR, TrainResult, train_lifter_task
+from tasks.engine import FitResult, select_device
+from tasks.lifter.rows import REFERENCE_DIR, has_variant, load_part_task
+from tasks.train_lifter import train_lifter_task
 
 
 @flow(name="train_lifter")
@@ -42,7 +42,7 @@ def train_lifter_flow(
     for variant, out_dir in runs:
         train = load_part_task(params.paths.lifting, "train", variant)
         test = load_part_task(params.paths.lifting, "test", variant)
-        result: TrainResult = train_lifter_task(
+        result: FitResult = train_lifter_task(
             train, test, params.train_lifter, out_dir, params.seed, device
         )
         checkpoints.append(str(result.checkpoint))

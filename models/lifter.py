@@ -2,8 +2,8 @@
 
 A linear layer to width d, N residual blocks of two [linear d, batch norm, ReLU, dropout], and a
 linear output. Input: standardised 2D of the kept joints (2 * len(input_joints)), then with
-`LifterConfig.floor_input` the ankles' floor inverse depths (pose3d.floor); output:
-standardised 3D of the num_joints - 1 non-root joints (see pose3d.normalization).
+`LifterConfig.floor_input` the ankles' floor inverse depths (pose3d.lifting.floor); output:
+standardised 3D of the num_joints - 1 non-root joints (see pose3d.lifting.normalization).
 
 Max-norm, two forms (`LifterConfig.max_norm_mode`):
 - ``"forward"`` (the reference implementation's): every forward pass uses
@@ -45,14 +45,6 @@ from pose3d.lifting.normalization import resolve_input_joints
 
 MAX_NORM_MODES = ("forward", "post_step")
 MATMUL_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
-
-
-def bfloat16_is_native() -> bool:
-    """Whether this CPU multiplies bfloat16 matrices natively (oneDNN with AVX512-BF16 or AMX)."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
 
 
 def check_config(cfg: LifterConfig) -> None:

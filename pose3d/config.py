@@ -322,12 +322,14 @@ class LifterConfig:
     max_norm_mode: str = "forward"  # "forward" (clip inside forward, reference) | "post_step"
     max_norm_value: float = 1.0
     matmul_dtype: str = "float32"  # dtype of the blocks' products: "float32" | "bfloat16"
-    floor_input: bool = False  # add the ankles' floor inverse depths (pose3d.floor) to the input
+    floor_input: bool = (
+        False  # add the ankles' floor inverse depths (pose3d.lifting.floor) to the input
+    )
 
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    """Geometric augmentation of the training rows (pose3d.augment); all off by default."""
+    """Geometric augmentation of the training rows (pose3d.lifting.augment); all off by default."""
 
     probability: float = 0.0  # fraction of training rows replaced by an augmented copy each epoch
     rotate_deg: float = 0.0  # yaw about the world's vertical axis, uniform in [-r, r] degrees

@@ -19,6 +19,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 SCHEMA_VERSION_KEY = b"pose3d.schema_version"
+# The file names every training stage writes in its output folder (tasks.engine)
+CHECKPOINT = "checkpoint.pt"
+HISTORY = "history.csv"
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 

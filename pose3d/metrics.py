@@ -4,6 +4,8 @@
 - Protocol 2: MPJPE after a similarity (rotation, uniform scale, translation) Procrustes
   alignment of each predicted pose to its ground truth (``alignment="procrustes"``).
 - Per action: the mean within each action, then the mean over actions (`mpjpe_per_action`).
+- 2D: pixel distances, PCK named for its normaliser, box IoU, AP and best-box recall of
+  one-person images (below).
 - ECCV 2018 PoseTrack 3D challenge: the mean over frames and all 17 joints of root-relative
   poses with no further alignment (`challenge_mpjpe`).
 """
@@ -102,3 +104,119 @@ def challenge_mpjpe(pred_rel: np.ndarray, gt_rel: np.ndarray) -> float:
     if pred_rel.shape[1] != 17:
         raise ValueError(f"the challenge metric is defined on 17 joints, got {pred_rel.shape[1]}")
     return mpjpe(pred_rel, gt_rel, alignment="none")
+
+
+# 2D keypoints and person boxes --------------------------------------------------------------
+# PCK is named for what it divides by: ``pck10_box`` (10% of the box's longest side, the CPN's
+# held-out score on its ground-truth crops) and ``pck10_height`` (10% of the person's height in
+# the image, the labelled 2D's vertical extent: the route's caches and the lifter's rows).
+
+
+def keypoint_distances(pred_px: np.ndarray, truth_px: np.ndarray) -> np.ndarray:
+    """Pixel distance of each predicted joint to its truth: NaN where the truth is missing (not
+    counted), inf where the truth is labelled but the prediction is missing (a miss).
+
+    Shapes: pred_px (N, J, 2), truth_px (N, J, 2) -> (N, J)."""
+    pred, truth = np.asarray(pred_px, np.float64), np.asarray(truth_px, np.float64)
+    if pred.shape != truth.shape or pred.ndim != 3 or pred.shape[2] != 2:
+        raise ValueError(f"pred {pred.shape}, truth {truth.shape}: expected (N, J, 2) twice")
+    labelled = np.all(np.isfinite(truth), axis=-1)
+    dist = np.linalg.norm(pred - truth, axis=-1)
+    return np.where(labelled, np.where(np.isfinite(dist), dist, np.inf), np.nan)
+
+
+def box_side(box_xyxy_px: np.ndarray) -> np.ndarray:
+    """The longest side of each box. Shapes: (N, 4) -> (N,)."""
+    boxes = np.asarray(box_xyxy_px, np.float64).reshape(-1, 4)
+    return np.max(boxes[:, 2:] - boxes[:, :2], axis=1)
+
+
+def person_height(kp2d_px: np.ndarray) -> np.ndarray:
+    """The vertical extent of each labelled pose (missing joints ignored). Shapes: (N, J, 2) ->
+    (N,)."""
+    ys = np.asarray(kp2d_px, np.float64)[..., 1]
+    with np.errstate(invalid="ignore"):
+        return np.nanmax(ys, axis=1) - np.nanmin(ys, axis=1)
+
+
+def pck(distances_px: np.ndarray, normalizer_px: np.ndarray, fraction: float) -> float:
+    """Percentage of correct keypoints as a share: the labelled joints (distance not NaN) within
+    `fraction` times their pose's `normalizer_px` (a box side or a person height; name the
+    metric for it). NaN when no joint is labelled. Shapes: distances (N, J), normalizer (N,)."""
+    dist = np.asarray(distances_px, np.float64)
+    norm = np.asarray(normalizer_px, np.float64)
+    if dist.ndim != 2 or norm.shape != (len(dist),):
+        raise ValueError(f"distances {dist.shape}, normalizer {norm.shape}: expected (N, J), (N,)")
+    labelled = ~np.isnan(dist)
+    n = int(labelled.sum())
+    if n == 0:
+        return float("nan")
+    with np.errstate(invalid="ignore"):
+        hit = labelled & (dist <= fraction * norm[:, None])
+    return float(hit.sum() / n)
+
+
+def box_iou(a_xyxy: np.ndarray, b_xyxy: np.ndarray) -> np.ndarray:
+    """Intersection over union of every box of `a` with every box of `b`. Shapes: (K, 4),
+    (M, 4) -> (K, M)."""
+    a = np.asarray(a_xyxy, np.float64).reshape(-1, 4)
+    b = np.asarray(b_xyxy, np.float64).reshape(-1, 4)
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(rb - lt, 0.0, None), axis=-1)
+    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
+    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
+    union = area_a[:, None] + area_b[None, :] - inter
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(union > 0, inter / union, 0.0)
+
+
+def detection_ap_recall(
+    boxes_xyxy_px: list[np.ndarray], scores: list[np.ndarray], truth_xyxy_px: np.ndarray,
+    iou_thresh: float = 0.5,
+) -> tuple[float, float]:  # fmt: skip
+    """(AP, best-box recall) of one-person images at IoU `iou_thresh` (AP50 at 0.5).
+
+    AP: the detections of all images ranked by score; one is a true positive when its IoU with
+    its image's truth is >= `iou_thresh` and no higher-ranked detection has matched that truth
+    yet (else a false positive); all-point interpolated AP over the precision/recall curve, with
+    one positive per image. Best-box recall: the share of images whose highest-scoring detection
+    has IoU >= `iou_thresh` (no detection: a miss). NaN for no images.
+    Shapes: per image boxes (K, 4) and scores (K,); truth_xyxy_px (N, 4).
+    """
+    truth = np.asarray(truth_xyxy_px, np.float64).reshape(-1, 4)
+    if len(boxes_xyxy_px) != len(truth) or len(scores) != len(truth):
+        raise ValueError(f"{len(boxes_xyxy_px)} images of detections, {len(truth)} truth boxes")
+    n = len(truth)
+    if n == 0:
+        return float("nan"), float("nan")
+    all_scores, all_ious, all_images = [], [], []
+    best_hits = 0
+    for i, (boxes, s) in enumerate(zip(boxes_xyxy_px, scores, strict=True)):
+        s = np.asarray(s, np.float64).reshape(-1)
+        if len(s) == 0:
+            continue
+        iou = box_iou(boxes, truth[i : i + 1])[:, 0]
+        best_hits += int(iou[int(np.argmax(s))] >= iou_thresh)
+        all_scores.append(s)
+        all_ious.append(iou)
+        all_images.append(np.full(len(s), i))
+    if not all_scores:
+        return 0.0, 0.0
+    order = np.argsort(-np.concatenate(all_scores), kind="stable")
+    ious, images = np.concatenate(all_ious)[order], np.concatenate(all_images)[order]
+    matched = np.zeros(n, dtype=bool)
+    tp = np.zeros(len(order))
+    for rank, (iou, image) in enumerate(zip(ious, images, strict=True)):
+        if iou >= iou_thresh and not matched[image]:
+            matched[image] = True
+            tp[rank] = 1.0
+    ctp = np.cumsum(tp)
+    recall = ctp / n
+    precision = ctp / np.arange(1, len(tp) + 1)
+    # all-point interpolation: precision made non-increasing from the right
+    r = np.concatenate([[0.0], recall, [recall[-1]]])
+    p = np.concatenate([[0.0], precision, [0.0]])
+    p = np.maximum.accumulate(p[::-1])[::-1]
+    steps = np.flatnonzero(r[1:] != r[:-1])
+    return float(np.sum((r[steps + 1] - r[steps]) * p[steps + 1])), best_hits / n

@@ -24,8 +24,8 @@ from pose3d.lifting.dataset import LiftingDataset
 from pose3d.plots import capacity_figure, save_figure
 from tasks._prefect import logger, stage_task
 from tasks.evaluate import score
+from tasks.lifter.inference import load_lifter, predict_dataset
 from tasks.train_lifter import train_lifter
-from tasks.trained_lifter import load_lifter, predict_dataset
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
 """What every training stage shares: device, seeding, runtime settings, one checkpoint format with
-one resume rule, the optimiser steps of an epoch, and the history for ``dvc plots``.
+one resume rule, one fit loop (`fit`: resume, epochs, checkpoint and history after each), the
+optimiser steps of an epoch (`train_one_epoch`), and the history for ``dvc plots``. A trainer
+(the detector, the CPN, the lifter) keeps only what is its own: its model, loss, data and metric.
 
 Checkpoint format (a dict saved by ``torch.save``, written atomically): ``model``,
 ``optimizer``, ``scheduler`` (state dicts), ``epoch`` (epochs done), ``config`` (the model's
@@ -22,14 +24,15 @@ import io
 import math
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from pose3d.io import atomic_path, write_text_atomic
+from pose3d.io import CHECKPOINT, HISTORY, atomic_path, write_text_atomic
 from tasks._prefect import logger, progress
 from tasks.provenance import code_digest
 
@@ -56,6 +59,12 @@ def select_device(name: str) -> torch.device:
 def seed_everything(seed: int) -> None:
     """The one place a training stage seeds torch (CPU and CUDA) before building a model."""
     torch.manual_seed(seed)
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The seed of epoch `epoch` (0-based) of a run seeded `seed`: its shuffling and draws, the
+    same in a resumed run as in an uninterrupted one."""
+    return seed * 100_003 + epoch
 
 
 def reuse_freed_memory() -> None:
@@ -181,32 +190,123 @@ def write_history(
     write_text_atomic(path, out.getvalue())
 
 
+@dataclass(frozen=True)
+class EpochStats:
+    loss: float  # mean training loss over the epoch's steps
+    seconds: float  # wall time of the steps (loading and augmenting included)
+    samples: int  # training samples stepped on
+
+
 def train_one_epoch(
-    model: torch.nn.Module, opt: torch.optim.Optimizer, sched: Any,
-    data: tuple[torch.Tensor, torch.Tensor], loss_fn: LossFn, batch_size: int,
-    gen: torch.Generator, desc: str, after_step: Callable[[], None] | None = None,
-) -> tuple[float, float, int]:  # fmt: skip
-    """One shuffled pass of optimiser steps over `data` (x, y on the model's device); the last
-    partial batch is dropped (batch norm). The loss is summed on the device, so a GPU is not
-    synchronised per step. Returns (mean loss, seconds in steps, samples)."""
-    x, y = data
+    model: torch.nn.Module, opt: torch.optim.Optimizer, sched: Any, batches: Iterable[Any],
+    step_loss: Callable[[Any], tuple[torch.Tensor, int]], n_batches: int, desc: str,
+    grad_clip: float | None = None, after_step: Callable[[], None] | None = None,
+) -> EpochStats:  # fmt: skip
+    """One pass of optimiser steps: for each batch, ``step_loss(batch)`` gives (loss, samples);
+    gradients are clipped to norm `grad_clip` where given, `after_step` runs after each optimiser
+    step (a weight constraint), and the scheduler steps per batch. The loss is summed on the
+    device, so a GPU is not synchronised per step."""
     model.train()
-    perm = torch.randperm(len(x), generator=gen).to(x.device)
-    n_batches = len(x) // batch_size
-    total = torch.zeros((), dtype=torch.float64, device=x.device)
+    total: torch.Tensor | None = None
+    steps, samples = 0, 0
     t0 = time.perf_counter()
-    for b in progress(range(n_batches), total=n_batches, desc=desc, every=0.25):
-        idx = perm[b * batch_size : (b + 1) * batch_size]
-        loss = loss_fn(model(x[idx]), y[idx])
+    for batch in progress(batches, total=n_batches, desc=desc, every=0.25):
+        loss, n = step_loss(batch)
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        if grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
         opt.step()
         if after_step is not None:
             after_step()
         sched.step()
-        total += loss.detach()
-    mean = float(total) / max(1, n_batches)  # one synchronisation per epoch
-    return mean, time.perf_counter() - t0, n_batches * batch_size
+        detached = loss.detach().double()
+        total = detached if total is None else total + detached
+        steps, samples = steps + 1, samples + n
+    mean = float(total) / steps if total is not None else 0.0  # one synchronisation per epoch
+    return EpochStats(mean, time.perf_counter() - t0, samples)
+
+
+def tensor_batches(
+    data: tuple[torch.Tensor, torch.Tensor], batch_size: int, gen: torch.Generator
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Shuffled batches of (x, y) rows already on the device; the last partial batch is dropped
+    (batch norm)."""
+    x, y = data
+    perm = torch.randperm(len(x), generator=gen).to(x.device)
+    for b in range(len(x) // batch_size):
+        idx = perm[b * batch_size : (b + 1) * batch_size]
+        yield x[idx], y[idx]
+
+
+@dataclass
+class Training:
+    """A model with its optimiser and scheduler, and what a checkpoint of it must say: where it
+    goes, the run's `fingerprint`, its epochs and history columns, and the trainer's own entries
+    (``config``, and what inference must repeat: normalisation statistics, ``extra``)."""
+
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    out_dir: Path
+    fingerprint: dict[str, Any]
+    epochs: int
+    history_fields: Sequence[str]
+    entries: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.out_dir / CHECKPOINT
+
+
+@dataclass(frozen=True)
+class FitResult:
+    checkpoint: Path
+    history: list[dict[str, float]]
+    epochs_run: int  # epochs trained by this call (0 when the checkpoint was already complete)
+    train_seconds: float  # time in training steps during this call
+    samples: int  # training samples stepped on during this call
+
+    @property
+    def samples_per_s(self) -> float:
+        """Training samples per second during this call (0 when nothing was trained)."""
+        return self.samples / self.train_seconds if self.train_seconds else 0.0
+
+
+def fit(
+    training: Training, run_epoch: Callable[[int], dict[str, float]],
+    describe: Callable[[dict[str, float]], str],
+) -> FitResult:  # fmt: skip
+    """The fit loop of every trainer: resume the checkpoint when its fingerprint matches (the
+    resume rule above), then for each remaining epoch ``run_epoch(epoch)`` (0-based), which
+    trains and measures and returns the epoch's history row (``train_seconds`` and ``samples``
+    among its keys; ``epoch`` and ``lr`` are added here), logged with `describe`; after each
+    epoch the checkpoint and ``history.csv`` are written atomically. Returns the history."""
+    t = training
+    history: list[dict[str, float]] = []
+    start = 0
+    state = resume_state(t.checkpoint, t.fingerprint)
+    if state is not None:
+        history, start = restore_training(
+            state, t.model, t.optimizer, t.scheduler, t.checkpoint, t.epochs
+        )
+    seconds, samples = 0.0, 0
+    for epoch in range(start, t.epochs):
+        lr = t.optimizer.param_groups[0]["lr"]
+        row = run_epoch(epoch)
+        seconds, samples = seconds + row["train_seconds"], samples + int(row.pop("samples"))
+        history.append({"epoch": epoch + 1, "lr": lr, **row})
+        logger().info("epoch %d/%d: %s", epoch + 1, t.epochs, describe(row))
+        save_checkpoint(t.checkpoint, {
+            "model": {k: v.detach().cpu().contiguous() for k, v in t.model.state_dict().items()},
+            "optimizer": t.optimizer.state_dict(), "scheduler": t.scheduler.state_dict(),
+            "rng": torch.get_rng_state(), "epoch": epoch + 1, "fingerprint": t.fingerprint,
+            "history": history, **t.entries,
+        })  # fmt: skip
+        write_history(t.out_dir / HISTORY, history, t.history_fields)
+    if start >= t.epochs:  # complete already: restore the curves (DVC deletes them before a run)
+        write_history(t.out_dir / HISTORY, history, t.history_fields)
+    return FitResult(t.checkpoint, history, t.epochs - start, seconds, samples)
 
 
 def recalibrate_batch_norm(

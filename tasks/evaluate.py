@@ -26,16 +26,19 @@ from pose3d.lifting.dataset import LiftingDataset, action_base
 from pose3d.metrics import (
     challenge_mpjpe,
     joint_errors,
+    keypoint_distances,
     mpjpe,
     mpjpe_per_action,
     mpjpe_per_joint,
+    pck,
+    person_height,
 )
 from pose3d.plots import examples_figure, fig3_figure, per_joint_figure, save_figure
 from pose3d.report import Example, report_html
 from pose3d.skeleton import H36M17_JOINTS
 from tasks._prefect import logger, stage_task
-from tasks.frames_2d import read_rgb
-from tasks.trained_lifter import load_lifter, predict_dataset
+from tasks.lifter.inference import load_lifter, predict_dataset
+from tasks.route.frames import read_rgb
 
 UNKNOWN_ACTION = "(unknown)"
 REPORT = "report.html"  # the page of the `evaluate` stage (pose3d.report)
@@ -113,16 +116,15 @@ def gap_2d(route: LiftingDataset, reference: LiftingDataset) -> dict[str, float]
     if not pairs:
         return {"kp2d_rows_compared": 0}
     ri, fi = (np.array(p) for p in zip(*pairs, strict=True))
-    dist = np.linalg.norm(route.kp2d_px[ri] - reference.kp2d_px[fi], axis=-1)  # (N, 17)
-    ys = reference.kp2d_px[fi, :, 1]
-    height = (np.nanmax(ys, axis=1) - np.nanmin(ys, axis=1))[:, None]
+    dist = keypoint_distances(route.kp2d_px[ri], reference.kp2d_px[fi])  # (N, 17)
+    height = person_height(reference.kp2d_px[fi])
     ok = np.isfinite(dist)
     return {
         "kp2d_rows_compared": len(pairs),
         "kp2d_error_px": round(float(dist[ok].mean()), 3),
         "kp2d_median_error_px": round(float(np.median(dist[ok])), 3),
-        "kp2d_pck5": round(float((dist < 0.05 * height)[ok].mean()), 4),
-        "kp2d_pck10": round(float((dist < 0.10 * height)[ok].mean()), 4),
+        "kp2d_pck5_height": round(pck(np.where(ok, dist, np.nan), height, 0.05), 4),
+        "kp2d_pck10_height": round(pck(np.where(ok, dist, np.nan), height, 0.10), 4),
     }
 
 

@@ -13,7 +13,7 @@ Outputs in `out_dir` (``paths.extract``):
 - ``h36m_images.md5``, ``challenge_images.md5``: ``<md5>  <image_path>`` for every image a table
   references (``md5sum -c`` reads them). The stages that read the images depend on these in
   dvc.yaml instead of the image folders, so a `dvc repro` with nothing to do checks one file, not
-  thousands (docs/two_d.md, "A run with nothing to do"); an image that changes changes them.
+  thousands (docs/notes/two_d.md, "A run with nothing to do"); an image that changes changes them.
 
 Image paths are stored relative to the working directory (the project root under DVC) when the
 file lies inside it, else absolute (`pose3d.frames.stored_path`). A disabled reader still writes

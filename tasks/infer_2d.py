@@ -2,10 +2,10 @@
 
 For every image of ``infer_2d.splits`` (rows of ``extract``'s ``challenge.parquet``): decode it
 (`pose3d.images`: grey, 16-bit and 4-channel images converted), then per variant (the route
-itself is `tasks.route_2d`, which `pose3d predict` shares)
-- ``cr``: detect (`tasks.trained_detector`), keep the best person box; crop the square around it
+itself is `tasks.route.images`, which `pose3d predict` shares)
+- ``cr``: detect (`tasks.route.detector`), keep the best person box; crop the square around it
   (`pose3d.crop`, side = longest box side x (1 + ``cr.margin``)) to the CPN's input, run the CPN
-  (`tasks.trained_cpn`), map its keypoints back to the image (ICR). No box scoring at least
+  (`tasks.route.cpn`), map its keypoints back to the image (ICR). No box scoring at least
   ``infer_2d.min_person_score``: the fallback is the whole image, as in ``full``, and the row's
   box is null in the cache (the flag);
 - ``full`` (the paper's "w.o. CR"): the whole image, letterboxed into the square that holds it,
@@ -43,10 +43,11 @@ from pose3d.config import CRConfig, Infer2DConfig, to_dict
 from pose3d.frames import frames_arrays, read_frames
 from pose3d.io import atomic_path, staged_files, write_json_atomic, write_metrics
 from pose3d.keypoints import KeypointRows, Producer, keypoints_table, write_keypoints
+from pose3d.metrics import keypoint_distances, pck, person_height
 from pose3d.skeleton import NUM_JOINTS
 from tasks._prefect import logger, progress
 from tasks.provenance import code_digest
-from tasks.route_2d import (
+from tasks.route.images import (
     Networks,
     Timer,
     decode_image,
@@ -295,19 +296,19 @@ def merge_shards(
 
 
 def label_errors(variant: str, kp2d_px: np.ndarray, label_px: np.ndarray) -> dict[str, float]:
-    """Mean joint distance (px) and PCK at 5/10% of the labelled person's height, over the rows
-    whose table has label 2D (the synthetic challenge; the real one has none): {} without."""
+    """Mean joint distance (px) and PCK at 5/10% of the labelled person's height
+    (``pck5_height``, ``pck10_height``; `pose3d.metrics`), over the rows whose table has label
+    2D (the synthetic challenge; the real one has none): {} without."""
     known = np.isfinite(label_px).all(axis=(1, 2))
     if not known.any():
         return {}
-    dist = np.linalg.norm(kp2d_px[known] - label_px[known], axis=-1)
-    ys = label_px[known, :, 1]
-    height = (ys.max(axis=1) - ys.min(axis=1))[:, None]
+    dist = keypoint_distances(kp2d_px[known], label_px[known])
+    height = person_height(label_px[known])
     return {
         f"{variant}_label_rows": int(known.sum()),
         f"{variant}_kp2d_error_px": round(float(dist.mean()), 3),
-        f"{variant}_pck5": round(float((dist < 0.05 * height).mean()), 4),
-        f"{variant}_pck10": round(float((dist < 0.10 * height).mean()), 4),
+        f"{variant}_pck5_height": round(pck(dist, height, 0.05), 4),
+        f"{variant}_pck10_height": round(pck(dist, height, 0.10), 4),
     }
 
 

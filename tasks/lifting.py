@@ -28,7 +28,7 @@ from pose3d.lifting.dataset import LiftingDataset
 from pose3d.lifting.join import Selection, lifting_from_tables, select_frames
 from pose3d.lifting.table import write_lifting
 from tasks._prefect import logger, stage_task
-from tasks.lifting_rows import PARTS, VARIANTS, part_path
+from tasks.lifter.rows import PARTS, VARIANTS, part_path
 from tasks.provenance import producer
 
 H36M_CAMERAS = "h36m_cameras.h5"  # written by `extract` beside h36m.parquet

@@ -1,9 +1,9 @@
 """`pose3d predict`: a pipeline run's trained networks on a user's images, folders or videos,
 or a lifter on 2D keypoints the user already has (docs/predict.md).
 
-Images: each frame goes through `tasks.route_2d.infer_images`' ``cr`` route (detect, keep the
+Images: each frame goes through `tasks.route.images.infer_images`' ``cr`` route (detect, keep the
 best person box, crop-and-resize, CPN, inverse crop; no box scoring ``min_person_score``: the
-whole image, flagged), then `tasks.trained_lifter.predict_lifter`. Keypoints: a keypoint cache
+whole image, flagged), then `tasks.lifter.inference.predict_lifter`. Keypoints: a keypoint cache
 (`pose3d.keypoints`) or a JSON file (`pose3d.predictions`) straight into a lifter. Either way the
 result is one JSON file of `pose3d.predictions`' schema, written atomically; inputs that cannot
 be read are named in the log and in its ``errors``, and the rest goes on.
@@ -35,8 +35,15 @@ from pose3d.predictions import (
 )
 from pose3d.skeleton import NUM_JOINTS
 from tasks._prefect import logger, progress
-from tasks.route_2d import Networks, Timer, decode_image, file_sha256, infer_images, load_networks
-from tasks.trained_lifter import LoadedLifter, load_lifter, predict_lifter
+from tasks.lifter.inference import LoadedLifter, load_lifter, predict_lifter
+from tasks.route.images import (
+    Networks,
+    Timer,
+    decode_image,
+    file_sha256,
+    infer_images,
+    load_networks,
+)
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"})

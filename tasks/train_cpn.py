@@ -14,11 +14,11 @@ Training: AdamW, linear warm-up then cosine decay, channels_last and bfloat16 au
 device has it natively (the losses in float32). After every epoch ``out_dir`` gets, atomically
 (`tasks.engine`'s checkpoint format and resume rule):
 - ``checkpoint.pt``: model, optimiser, scheduler, epoch, the `CPNConfig` and, for inference,
-  the crop margin, the flip test, bf16 and channels_last (`tasks.trained_cpn.load_cpn`);
+  the crop margin, the flip test, bf16 and channels_last (`tasks.route.cpn.load_cpn`);
 - ``history.csv``: one row per epoch (`HISTORY_FIELDS`); ``val_px_error`` is the mean pixel
   error on an even sample of up to `HISTORY_VAL_IMAGES` held-out frames, without flip test.
 After training: ``metrics.json`` (held-out pixel error, PCK at 5% / 10% of the box's longest
-side, train seconds, ...), ``per_joint.csv`` and ``keypoints.png`` (held-out crops, truth and
+side (``pck5_box``, ``pck10_box``), train seconds, ...), ``per_joint.csv`` and ``keypoints.png`` (held-out crops, truth and
 prediction), on all held-out frames cropped with their ground-truth boxes, no jitter.
 """
 
@@ -38,6 +38,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from models.cpn import CPN, CPNConfig
 from models.cpn_loss import cpn_loss
+from models.precision import autocast, use_bf16
 from pose3d.config import TrainCPNConfig, to_dict
 from pose3d.crop import (
     NO_JITTER,
@@ -51,26 +52,26 @@ from pose3d.crop import (
 )
 from pose3d.heatmaps import gaussian_heatmaps
 from pose3d.io import write_metrics, write_text_atomic
+from pose3d.metrics import box_side, keypoint_distances, pck
 from pose3d.plots import save_figure
 from pose3d.skeleton import H36M17_JOINTS, H36M17_PARENTS, flip_lr
-from tasks._prefect import logger, progress, stage_task
+from tasks._prefect import logger, stage_task
 from tasks.engine import (
+    FitResult,
+    Training,
     array_digest,
+    epoch_seed,
     fingerprint,
-    restore_training,
-    resume_state,
+    fit,
     reuse_freed_memory,
-    save_checkpoint,
     seed_everything,
+    train_one_epoch,
     warmup_cosine,
-    write_history,
 )
-from tasks.frames_2d import Frames2D, check_unseen_subjects, load_frames_2d, read_rgb
-from tasks.trained_cpn import LoadedCPN, autocast, normalize_images, predict_crops, use_bf16
+from tasks.route.cpn import LoadedCPN, normalize_images, predict_crops
+from tasks.route.frames import Frames2D, check_unseen_subjects, load_frames_2d, read_rgb
 
-CHECKPOINT = "checkpoint.pt"
-HISTORY = "history.csv"
-HEADLINE = ("heldout_px_error", "heldout_pck10")  # metrics.json; everything: scores.json
+HEADLINE = ("heldout_px_error", "heldout_pck10_box")  # metrics.json; everything: scores.json
 PER_JOINT = "per_joint.csv"
 KEYPOINTS_PNG = "keypoints.png"
 HISTORY_FIELDS = ("epoch", "lr", "train_loss", "val_px_error", "train_seconds", "samples_per_s")
@@ -97,12 +98,8 @@ class Sample:
 
 
 @dataclass(frozen=True)
-class TrainResult:
-    checkpoint: Path
-    history: list[dict[str, float]]
-    epochs_run: int  # epochs trained by this call (0 when the checkpoint was already complete)
-    train_seconds: float  # time in training epochs during this call
-    metrics: dict[str, float]
+class TrainResult(FitResult):
+    metrics: dict[str, float] = dataclasses.field(default_factory=dict)  # the held-out scores
 
 
 def cpn_config(cfg: TrainCPNConfig) -> CPNConfig:
@@ -198,33 +195,25 @@ class CropDataset(Dataset[tuple[torch.Tensor, ...]]):
         )  # fmt: skip
 
 
-def keypoint_metrics(
+def keypoint_errors(
     pred_px: np.ndarray, truth_px: np.ndarray, box_xyxy_px: np.ndarray
 ) -> tuple[dict[str, float], np.ndarray]:
-    """Pixel error and PCK of predicted keypoints, over the joints with finite truth.
-
-    PCK@f: the share of joints within ``f`` times the box's longest side of the truth.
-    Shapes: pred_px (N, J, 2), truth_px (N, J, 2), box_xyxy_px (N, 4) -> ({"px_error",
-    "pck5", "pck10", "joints"}, per-joint pixel error (J,), NaN for a joint never labelled).
-    """
-    pred, truth = np.asarray(pred_px, np.float64), np.asarray(truth_px, np.float64)
+    """Pixel error and PCK of predicted keypoints over the joints with finite truth (a missing
+    prediction counts as a miss): ``pck5_box``, ``pck10_box`` divide by the box's longest side
+    (`pose3d.metrics`). Shapes: pred_px (N, J, 2), truth_px (N, J, 2), box_xyxy_px (N, 4) ->
+    ({"px_error", "pck5_box", "pck10_box", "joints"}, per-joint pixel error (J,), NaN for a
+    joint never labelled)."""
+    dist = keypoint_distances(pred_px, truth_px)
     boxes = np.asarray(box_xyxy_px, np.float64)
-    if pred.shape != truth.shape or pred.ndim != 3 or boxes.shape != (len(pred), 4):
-        raise ValueError(
-            f"pred {pred.shape}, truth {truth.shape}, boxes {boxes.shape}: expected (N, J, 2) "
-            "twice and (N, 4)"
-        )
-    labelled = np.all(np.isfinite(truth), axis=-1)
-    err = np.linalg.norm(pred - truth, axis=-1)
-    err = np.where(labelled & ~np.isfinite(err), np.inf, err)  # no prediction: a miss
-    size = np.max(boxes[:, 2:] - boxes[:, :2], axis=1)[:, None]
+    if boxes.shape != (len(dist), 4):
+        raise ValueError(f"boxes {boxes.shape}: expected ({len(dist)}, 4)")
+    labelled = ~np.isnan(dist)
     n = int(labelled.sum())
+    finite_err = np.where(labelled, dist, 0.0)
     metrics: dict[str, float] = {"joints": float(n)}
-    finite_err = np.where(labelled, err, 0.0)
     metrics["px_error"] = float(finite_err.sum() / n) if n else float("nan")
     for fraction in PCK_FRACTIONS:
-        hit = labelled & (err <= fraction * size)
-        metrics[f"pck{round(fraction * 100)}"] = float(hit.sum() / n) if n else float("nan")
+        metrics[f"pck{round(fraction * 100)}_box"] = pck(dist, box_side(boxes), fraction)
     counts = labelled.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         per_joint = np.where(counts > 0, finite_err.sum(axis=0) / counts, np.nan)
@@ -253,27 +242,45 @@ def predict_frames(
     return from_crop(kp_crop, affines), scores, crops
 
 
-def _train_epoch(
-    model: CPN, opt: torch.optim.Optimizer, sched: Any, loader: DataLoader[Any],
-    net: CPNConfig, cfg: TrainCPNConfig, device: torch.device, desc: str,
-) -> tuple[float, int]:  # fmt: skip
-    model.train()
-    total = torch.zeros((), dtype=torch.float64, device=device)
-    steps, samples = 0, 0
-    for crops, global_t, refine_t, visible in progress(loader, len(loader), desc, every=0.25):
+def _step_loss(model: CPN, net: CPNConfig, cfg: TrainCPNConfig, device: torch.device) -> Any:
+    """(loss, samples) of one batch of `CropDataset` items."""
+
+    def step_loss(batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, int]:
+        crops, global_t, refine_t, visible = batch
         images = normalize_images(crops.to(device, non_blocking=True), cfg.channels_last)
         with autocast(device, cfg.bf16):
             outputs = model(images)
         loss = cpn_loss(
             outputs, global_t.to(device), refine_t.to(device), visible.to(device), net.top_k
         )
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        total += loss.detach()
-        steps, samples = steps + 1, samples + len(crops)
-    return float(total) / max(1, steps), samples
+        return loss, len(crops)
+
+    return step_loss
+
+
+def _training(
+    train: Frames2D, cfg: TrainCPNConfig, margin: float, out_dir: Path, seed: int,
+    device: torch.device,
+) -> Training:  # fmt: skip
+    """The CPN of `cfg` on `device`, AdamW with warm-up and cosine decay, and its checkpoint's
+    entries (the config, and what inference repeats: margin, flip test, bf16, channels_last)."""
+    net = cpn_config(cfg)
+    seed_everything(seed)
+    model = CPN(net).to(device)
+    if cfg.channels_last:
+        model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    total_steps = cfg.epochs * (len(train) // cfg.batch_size)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: warmup_cosine(s, total_steps, WARMUP_FRACTION)
+    )
+    run_id = fingerprint(
+        {**to_dict(cfg), "margin": margin}, seed, __name__, array_digest(train.content_key())
+    )
+    extra = {"margin": margin, "flip_test": cfg.flip_test, "bf16": cfg.bf16,
+             "channels_last": cfg.channels_last}  # fmt: skip
+    entries = {"config": dataclasses.asdict(net), "extra": extra}
+    return Training(model, opt, sched, out_dir, run_id, cfg.epochs, HISTORY_FIELDS, entries)
 
 
 def train_cpn(
@@ -299,72 +306,41 @@ def train_cpn(
         )
     reuse_freed_memory()
     out_dir = Path(out_dir)
-    net = cpn_config(cfg)
-    seed_everything(seed)
-    model = CPN(net).to(device)
-    if cfg.channels_last:
-        model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps_per_epoch = len(train) // cfg.batch_size
-    total_steps = cfg.epochs * steps_per_epoch
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: warmup_cosine(s, total_steps, WARMUP_FRACTION)
-    )
-    run_id = fingerprint(
-        {**to_dict(cfg), "margin": margin}, seed, __name__, array_digest(train.content_key())
-    )
-    extra = {"margin": margin, "flip_test": cfg.flip_test, "bf16": cfg.bf16,
-             "channels_last": cfg.channels_last}  # fmt: skip
-    history: list[dict[str, float]] = []
-    start = 0
-    state = resume_state(out_dir / CHECKPOINT, run_id)
-    if state is not None:
-        history, start = restore_training(
-            state, model, opt, sched, out_dir / CHECKPOINT, cfg.epochs
-        )
+    training = _training(train, cfg, margin, out_dir, seed, device)
+    model, net = training.model, cpn_config(cfg)
     loaded = LoadedCPN(model, net, margin, cfg.flip_test, cfg.bf16, cfg.channels_last)
     dataset = CropDataset(train, cfg, net, margin, seed)
-    workers = LOADER_WORKERS
     val_frames = heldout.even_sample(HISTORY_VAL_IMAGES)
-    seconds = 0.0
-    for epoch in range(start, cfg.epochs):
+    step_loss = _step_loss(training.model, net, cfg, device)  # type: ignore[arg-type]
+
+    def run_epoch(epoch: int) -> dict[str, float]:
         dataset.set_epoch(epoch)
-        gen = torch.Generator().manual_seed(seed * 100_003 + epoch)
         loader = DataLoader(
-            dataset, batch_size=cfg.batch_size, shuffle=True, drop_last=True, generator=gen,
-            num_workers=workers, pin_memory=device.type == "cuda",
-            prefetch_factor=4 if workers else None,
+            dataset, batch_size=cfg.batch_size, shuffle=True, drop_last=True,
+            generator=torch.Generator().manual_seed(epoch_seed(seed, epoch)),
+            num_workers=LOADER_WORKERS, pin_memory=device.type == "cuda",
+            prefetch_factor=4 if LOADER_WORKERS else None,
         )  # fmt: skip
-        lr = opt.param_groups[0]["lr"]
-        t0 = time.perf_counter()
-        loss, n = _train_epoch(
-            model, opt, sched, loader, net, cfg, device, f"epoch {epoch + 1}/{cfg.epochs}"
-        )
-        sec = time.perf_counter() - t0
-        seconds += sec
+        stats = train_one_epoch(
+            model, training.optimizer, training.scheduler, loader, step_loss, len(loader),
+            f"epoch {epoch + 1}/{cfg.epochs}",
+        )  # fmt: skip
         pred, _, _ = predict_frames(loaded, val_frames, flip_test=False)
-        val_px = keypoint_metrics(pred, val_frames.kp2d_px, val_frames.box_xyxy_px)[0]["px_error"]
-        history.append(
-            {"epoch": epoch + 1, "lr": lr, "train_loss": loss, "val_px_error": val_px,
-             "train_seconds": sec, "samples_per_s": n / sec}
-        )  # fmt: skip
-        logger().info("epoch %d/%d: loss %.5f, held-out %.2f px (%d frames), %.1f crops/s",
-                      epoch + 1, cfg.epochs, loss, val_px, len(val_frames), n / sec)  # fmt: skip
-        save_checkpoint(out_dir / CHECKPOINT, {
-            "model": {k: v.cpu() for k, v in model.state_dict().items()},
-            "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-            "rng": torch.get_rng_state(), "epoch": epoch + 1,
-            "config": dataclasses.asdict(net), "fingerprint": run_id, "history": history,
-            "extra": extra,
-        })  # fmt: skip
-    write_history(out_dir / HISTORY, history, HISTORY_FIELDS)
+        val = keypoint_errors(pred, val_frames.kp2d_px, val_frames.box_xyxy_px)[0]["px_error"]
+        return {"train_loss": stats.loss, "samples": stats.samples, "val_px_error": val,
+                "train_seconds": stats.seconds, "samples_per_s": stats.samples / stats.seconds}  # fmt: skip
+
+    done = fit(training, run_epoch, lambda r: (
+        f"loss {r['train_loss']:.5f}, held-out {r['val_px_error']:.2f} px "
+        f"({len(val_frames)} frames), {r['samples_per_s']:.1f} crops/s"))  # fmt: skip
+    history = done.history
     metrics = evaluate_heldout(loaded, heldout, out_dir)
     metrics["train_seconds"] = float(sum(h["train_seconds"] for h in history))
     metrics["epochs"] = float(len(history))
     metrics["train_frames"] = float(len(train))
     metrics["final_train_loss"] = float(history[-1]["train_loss"]) if history else float("nan")
     write_metrics(out_dir, metrics, HEADLINE)
-    return TrainResult(out_dir / CHECKPOINT, history, cfg.epochs - start, seconds, metrics)
+    return TrainResult(**vars(done), metrics=metrics)
 
 
 def evaluate_heldout(cpn: LoadedCPN, heldout: Frames2D, out_dir: Path) -> dict[str, float]:
@@ -373,7 +349,7 @@ def evaluate_heldout(cpn: LoadedCPN, heldout: Frames2D, out_dir: Path) -> dict[s
     t0 = time.perf_counter()
     pred, _, crops = predict_frames(cpn, heldout)
     sec = time.perf_counter() - t0
-    scores, per_joint = keypoint_metrics(pred, heldout.kp2d_px, heldout.box_xyxy_px)
+    scores, per_joint = keypoint_errors(pred, heldout.kp2d_px, heldout.box_xyxy_px)
     metrics = {f"heldout_{k}": v for k, v in scores.items()}
     metrics["heldout_frames"] = float(len(heldout))
     metrics["heldout_seconds"] = sec

@@ -3,14 +3,14 @@ the Human3.6M-layout frames of `train_detector.subjects` with their boxes, then 
 
 Training: the frames of `subjects` from ``<extract>/h36m.parquet`` (an even sample of
 `max_images`), never a subject of the challenge's Val/Test images
-(`tasks.frames_2d.check_unseen_subjects`); each image decoded and augmented
+(`tasks.route.frames.check_unseen_subjects`); each image decoded and augmented
 (`models.ssd.train_transform`, preset `augment`; about 26 ms per 320 px frame with the "ssd"
 preset, a third of a step at 224 px) in the main process; AdamW,
 linear warm-up then cosine decay per step; the detector's input side is `image_size`
-(`tasks.trained_detector.sized_detector`). After every epoch ``out_dir`` gets (atomically,
+(`tasks.route.detector.sized_detector`). After every epoch ``out_dir`` gets (atomically,
 `tasks.engine`'s checkpoint format and resume rule):
 - ``checkpoint.pt``: model, optimiser, scheduler, epoch, and in ``config`` what rebuilds the
-  model (`tasks.trained_detector.load_detector`);
+  model (`tasks.route.detector.load_detector`);
 - ``history.csv``: one row per epoch (`HISTORY_FIELDS`; ``heldout_ap50`` on a sample of at most
   `EPOCH_EVAL_IMAGES` held-out frames).
 After training: AP at IoU 0.5 and the recall of the best box (`detection_scores`) on every frame
@@ -23,7 +23,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,6 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
-from torchvision.ops import box_iou
 
 from models.ssd import (
     PERSON_LABEL,
@@ -44,20 +42,21 @@ from models.ssd import (
 )
 from pose3d.config import TrainDetectorConfig, to_dict
 from pose3d.io import write_metrics
+from pose3d.metrics import detection_ap_recall
 from pose3d.plots import save_figure
 from tasks._prefect import logger, progress, stage_task
 from tasks.engine import (
+    FitResult,
+    Training,
     array_digest,
+    epoch_seed,
     fingerprint,
-    restore_training,
-    resume_state,
-    save_checkpoint,
+    fit,
     seed_everything,
+    train_one_epoch,
     warmup_cosine,
-    write_history,
 )
-from tasks.frames_2d import Frames2D, check_unseen_subjects, load_frames_2d, read_rgb
-from tasks.trained_detector import (
+from tasks.route.detector import (
     NATIVE_SIZE,
     LoadedDetector,
     checkpoint_config,
@@ -66,23 +65,14 @@ from tasks.trained_detector import (
     prepare,
     sized_detector,
 )
+from tasks.route.frames import Frames2D, check_unseen_subjects, load_frames_2d, read_rgb
 
-CHECKPOINT = "checkpoint.pt"
-HISTORY = "history.csv"
 HEADLINE = ("val_ap50", "val_best_box_recall")  # metrics.json; everything: scores.json
 PICTURE = "detections.png"
 HISTORY_FIELDS = ("epoch", "lr", "train_loss", "heldout_ap50", "train_seconds", "images_per_s")
 EPOCH_EVAL_IMAGES = 100  # held-out frames scored after each epoch (the curve); all at the end
 WARMUP_FRACTION = 0.05  # of the optimiser steps
 GRAD_CLIP_NORM = 10.0  # random-init SSD: a few early batches give huge gradients
-
-
-@dataclass(frozen=True)
-class DetectorResult:
-    checkpoint: Path
-    history: list[dict[str, float]]
-    epochs_run: int  # epochs trained by this call (0 when the checkpoint was already complete)
-    train_seconds: float  # wall time of the epochs of this call (loading and augmenting included)
 
 
 def detector_config(cfg: TrainDetectorConfig) -> DetectorConfig:
@@ -147,55 +137,13 @@ def detection_scores(
     iou_thresh: float = 0.5,
     person_label: int = PERSON_LABEL,
 ) -> tuple[float, float]:
-    """(AP, best-box recall) of one-person images at IoU `iou_thresh`.
-
-    AP: the person detections of all images ranked by score; one is a true positive when its
-    IoU with its image's truth is >= `iou_thresh` and no higher-ranked detection has matched
-    that truth yet (else a false positive); all-point interpolated AP over the precision/recall
-    curve, with one positive per image. Best-box recall: the share of images whose highest-
-    scoring person detection has IoU >= `iou_thresh` (no detection: a miss).
-    Shapes: detections: one dict (boxes (K, 4), scores (K,), labels (K,)) per image;
-    truth_xyxy_px (N, 4).
-    """
-    truth = torch.as_tensor(np.asarray(truth_xyxy_px, dtype=np.float64)).reshape(-1, 4)
-    if len(detections) != len(truth):
-        raise ValueError(f"{len(detections)} images of detections, {len(truth)} truth boxes")
-    n = len(truth)
-    if n == 0:
-        return float("nan"), float("nan")
-    scores, ious, images = [], [], []
-    best_hits = 0
-    for i, det in enumerate(detections):
-        people = det["labels"] == person_label
-        if not bool(people.any()):
-            continue
-        s = det["scores"][people].double()
-        iou = box_iou(det["boxes"][people].double(), truth[i : i + 1])[:, 0]
-        best_hits += int(iou[int(torch.argmax(s))] >= iou_thresh)
-        scores.append(s)
-        ious.append(iou)
-        images.append(torch.full_like(s, i, dtype=torch.int64))
-    if not scores:
-        return 0.0, 0.0
-    all_scores, all_ious, all_images = torch.cat(scores), torch.cat(ious), torch.cat(images)
-    order = torch.argsort(all_scores, descending=True, stable=True)
-    matched = np.zeros(n, dtype=bool)
-    tp = np.zeros(len(order))
-    for rank, j in enumerate(order.tolist()):
-        image = int(all_images[j])
-        if all_ious[j] >= iou_thresh and not matched[image]:
-            matched[image] = True
-            tp[rank] = 1.0
-    ctp = np.cumsum(tp)
-    recall = ctp / n
-    precision = ctp / np.arange(1, len(tp) + 1)
-    # all-point interpolation: precision made non-increasing from the right
-    r = np.concatenate([[0.0], recall, [recall[-1]]])
-    p = np.concatenate([[0.0], precision, [0.0]])
-    p = np.maximum.accumulate(p[::-1])[::-1]
-    steps = np.flatnonzero(r[1:] != r[:-1])
-    ap = float(np.sum((r[steps + 1] - r[steps]) * p[steps + 1]))
-    return ap, best_hits / n
+    """(AP, best-box recall) of the person detections of one-person images
+    (`pose3d.metrics.detection_ap_recall`). Shapes: detections: one dict (boxes (K, 4), scores
+    (K,), labels (K,)) per image; truth_xyxy_px (N, 4)."""
+    people = [det["labels"] == person_label for det in detections]
+    boxes = [det["boxes"][p].double().numpy() for det, p in zip(detections, people, strict=True)]
+    scores = [det["scores"][p].double().numpy() for det, p in zip(detections, people, strict=True)]
+    return detection_ap_recall(boxes, scores, truth_xyxy_px, iou_thresh)
 
 
 def detect_frames(
@@ -210,22 +158,9 @@ def detect_frames(
     return out
 
 
-def train_detector(
-    cfg: TrainDetectorConfig,
-    extract_dir: str | Path,
-    out_dir: str | Path,
-    seed: int,
-    device: torch.device | None = None,
-    workers: int = 0,
-) -> DetectorResult:
-    """Train (or resume) the detector of `cfg` on the frames of ``cfg.subjects`` in
-    ``extract_dir/h36m.parquet``. Writes ``out_dir/checkpoint.pt`` and ``out_dir/history.csv``
-    after every epoch. Raises ValueError for a subject of the challenge's Val/Test images, no
-    frames, or fewer frames than one batch. `workers`: DataLoader worker processes that decode
-    and augment (0: in the main process; 1 was no faster on 2 busy cores, and a forked worker
-    sometimes died at start inside a Prefect flow run)."""
-    device = device or torch.device("cpu")
-    extract_dir, out_dir = Path(extract_dir), Path(out_dir)
+def _training_frames(cfg: TrainDetectorConfig, extract_dir: Path) -> Frames2D:
+    """The frames of ``cfg.subjects`` with a valid box; ValueError for a subject of the
+    challenge's Val/Test images or fewer frames than one batch."""
     check_unseen_subjects(extract_dir / "challenge.parquet", cfg.subjects, "train_detector")
     train = valid_boxes(
         load_frames_2d(extract_dir / "h36m.parquet", cfg.subjects, (), cfg.max_images)
@@ -235,83 +170,81 @@ def train_detector(
             f"train_detector: {len(train)} training frames with a box, fewer than one batch "
             f"({cfg.batch_size})"
         )
-    heldout = _heldout(cfg, extract_dir)
-    curve_frames = None if heldout is None else heldout.even_sample(EPOCH_EVAL_IMAGES)
+    return train
+
+
+def _training(
+    cfg: TrainDetectorConfig, train: Frames2D, out_dir: Path, seed: int, device: torch.device
+) -> Training:
+    """The SSD of `cfg` on `device`, AdamW with warm-up and cosine decay, and the checkpoint's
+    config (what rebuilds the model)."""
     det_cfg = detector_config(cfg)
     seed_everything(seed)
     model = prepare(sized_detector(det_cfg, cfg.image_size), device, cfg.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps_per_epoch = len(train) // cfg.batch_size
-    total_steps = cfg.epochs * steps_per_epoch
+    total_steps = cfg.epochs * (len(train) // cfg.batch_size)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: warmup_cosine(s, total_steps, WARMUP_FRACTION)
     )
-    run_id = fingerprint(
-        to_dict(cfg), seed, __name__,
-        array_digest(train.content_key()),
-    )  # fmt: skip
-    history: list[dict[str, float]] = []
-    start = 0
-    state = resume_state(out_dir / CHECKPOINT, run_id)
-    if state is not None:
-        history, start = restore_training(
-            state, model, opt, sched, out_dir / CHECKPOINT, cfg.epochs
-        )
+    run_id = fingerprint(to_dict(cfg), seed, __name__, array_digest(train.content_key()))
+    entries = {"config": checkpoint_config(det_cfg, cfg.image_size, cfg.channels_last)}
+    return Training(model, opt, sched, out_dir, run_id, cfg.epochs, HISTORY_FIELDS, entries)
+
+
+def train_detector(
+    cfg: TrainDetectorConfig,
+    extract_dir: str | Path,
+    out_dir: str | Path,
+    seed: int,
+    device: torch.device | None = None,
+    workers: int = 0,
+) -> FitResult:
+    """Train (or resume) the detector of `cfg` on the frames of ``cfg.subjects`` in
+    ``extract_dir/h36m.parquet``. Writes ``out_dir/checkpoint.pt`` and ``out_dir/history.csv``
+    after every epoch. Raises ValueError for a subject of the challenge's Val/Test images, no
+    frames, or fewer frames than one batch. `workers`: DataLoader worker processes that decode
+    and augment (0: in the main process; 1 was no faster on 2 busy cores, and a forked worker
+    sometimes died at start inside a Prefect flow run)."""
+    device = device or torch.device("cpu")
+    extract_dir = Path(extract_dir)
+    train = _training_frames(cfg, extract_dir)
+    heldout = _heldout(cfg, extract_dir)
+    curve_frames = None if heldout is None else heldout.even_sample(EPOCH_EVAL_IMAGES)
+    training = _training(cfg, train, Path(out_dir), seed, device)
+    model, det_cfg = training.model, detector_config(cfg)
     dataset = BoxFrames(train, det_cfg, cfg.image_size or NATIVE_SIZE[cfg.arch])
     loaded = LoadedDetector(model, det_cfg, cfg.image_size, cfg.channels_last, device)
-    seconds = 0.0
-    for epoch in range(start, cfg.epochs):
-        epoch_seed = seed * 100_003 + epoch
-        torch.manual_seed(epoch_seed)  # the augmentation's draws when workers=0
+
+    def step_loss(batch: tuple[list, list]) -> tuple[torch.Tensor, int]:
+        images = [im.to(device, non_blocking=True) for im in batch[0]]
+        targets = [{k: v.to(device) for k, v in t.items()} for t in batch[1]]
+        losses = model(images, targets)
+        return losses["bbox_regression"] + losses["classification"], len(images)
+
+    def run_epoch(epoch: int) -> dict[str, float]:
+        torch.manual_seed(epoch_seed(seed, epoch))  # the augmentation's draws when workers=0
         loader = torch.utils.data.DataLoader(
             dataset, batch_size=cfg.batch_size, shuffle=True, drop_last=True,
             num_workers=workers, collate_fn=_collate,
-            generator=torch.Generator().manual_seed(epoch_seed),
+            generator=torch.Generator().manual_seed(epoch_seed(seed, epoch)),
         )  # fmt: skip
-        lr = opt.param_groups[0]["lr"]
-        model.train()
-        total = torch.zeros((), dtype=torch.float64, device=device)
-        t0 = time.perf_counter()
-        desc = f"train_detector epoch {epoch + 1}/{cfg.epochs}"
-        for images, targets in progress(loader, total=steps_per_epoch, desc=desc, every=0.25):
-            images = [im.to(device, non_blocking=True) for im in images]
-            targets = [{k: v.to(device) for k, v in t.items()} for t in targets]
-            losses = model(images, targets)
-            loss = losses["bbox_regression"] + losses["classification"]
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP_NORM)
-            opt.step()
-            sched.step()
-            total += loss.detach()
-        sec = time.perf_counter() - t0
-        seconds += sec
-        mean_loss = float(total) / max(1, steps_per_epoch)
+        stats = train_one_epoch(
+            model, training.optimizer, training.scheduler, loader, step_loss, len(loader),
+            f"train_detector epoch {epoch + 1}/{cfg.epochs}", grad_clip=GRAD_CLIP_NORM,
+        )  # fmt: skip
         ap = float("nan")
         if curve_frames is not None:
-            truth = curve_frames.box_xyxy_px
-            ap = detection_scores(detect_frames(loaded, curve_frames, desc="held-out"), truth)[0]
-        history.append(
-            {"epoch": epoch + 1, "lr": lr, "train_loss": mean_loss, "heldout_ap50": ap,
-             "train_seconds": sec, "images_per_s": steps_per_epoch * cfg.batch_size / sec}
-        )  # fmt: skip
-        logger().info(
-            "epoch %d/%d: loss %.4f, held-out AP50 %.3f (%d frames), %.1f s, %.1f images/s",
-            epoch + 1, cfg.epochs, mean_loss, ap, 0 if curve_frames is None else len(curve_frames),
-            sec, history[-1]["images_per_s"],
-        )  # fmt: skip
-        save_checkpoint(out_dir / CHECKPOINT, {
-            "model": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
-            "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-            "rng": torch.get_rng_state(), "epoch": epoch + 1,
-            "config": checkpoint_config(det_cfg, cfg.image_size, cfg.channels_last),
-            "fingerprint": run_id, "history": history,
-        })  # fmt: skip
-        write_history(out_dir / HISTORY, history, HISTORY_FIELDS)
-    if start >= cfg.epochs:  # complete already: restore the curves (DVC deletes them before a run)
-        write_history(out_dir / HISTORY, history, HISTORY_FIELDS)
+            found = detect_frames(loaded, curve_frames, desc="held-out")
+            ap = detection_scores(found, curve_frames.box_xyxy_px)[0]
+        return {"train_loss": stats.loss, "samples": stats.samples, "heldout_ap50": ap,
+                "train_seconds": stats.seconds, "images_per_s": stats.samples / stats.seconds}  # fmt: skip
+
+    result = fit(training, run_epoch, lambda r: (
+        f"loss {r['train_loss']:.4f}, held-out AP50 {r['heldout_ap50']:.3f} "
+        f"({0 if curve_frames is None else len(curve_frames)} frames), "
+        f"{r['train_seconds']:.1f} s, {r['images_per_s']:.1f} images/s"))  # fmt: skip
     model.eval()
-    return DetectorResult(out_dir / CHECKPOINT, history, cfg.epochs - start, seconds)
+    return result
 
 
 def _heldout(cfg: TrainDetectorConfig, extract_dir: Path) -> Frames2D | None:

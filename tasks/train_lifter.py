@@ -25,8 +25,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models.lifter import Lifter, bfloat16_is_native
+from models.lifter import Lifter
 from models.losses import lifter_loss
+from models.precision import bfloat16_is_native
 from pose3d.config import TrainLifterConfig, to_dict
 from pose3d.lifting.augment import augment_rows
 from pose3d.lifting.dataset import LiftingDataset, concat
@@ -36,33 +37,22 @@ from pose3d.metrics import mpjpe
 from pose3d.plots import curves_figure, save_figure
 from tasks._prefect import logger, stage_task
 from tasks.engine import (
+    FitResult,
+    Training,
     array_digest,
+    epoch_seed,
     fingerprint,
+    fit,
     recalibrate_batch_norm,
-    resume_state,
     reuse_freed_memory,
-    save_checkpoint,
     seed_everything,
+    tensor_batches,
     train_one_epoch,
-    write_history,
 )
-from tasks.trained_lifter import LoadedLifter, predict_dataset
+from tasks.lifter.inference import LoadedLifter, predict_dataset
 
-CHECKPOINT = "checkpoint.pt"
-HISTORY = "history.csv"
 CURVES = "curves.png"
-REFERENCE_DIR = "reference"  # the same recipe on the reference rows (ground-truth 2D)
 HISTORY_FIELDS = ("epoch", "lr", "train_loss", "val_mpjpe_p1_mm", "train_seconds", "samples_per_s")
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    checkpoint: Path
-    history: list[dict[str, float]]
-    epochs_run: int  # epochs trained by this call (0 when the checkpoint was already complete)
-    train_seconds: float  # time in training steps during this call
-    samples_per_s: float  # training samples per second during this call
-    step_gflops: float  # achieved matmul GFLOP/s of the training step (3x forward FLOPs)
 
 
 @dataclass(frozen=True)
@@ -158,7 +148,7 @@ def train_lifter(
     out_dir: str | Path,
     seed: int,
     device: torch.device | None = None,
-) -> TrainResult:
+) -> FitResult:
     """Train (or resume) a lifter on `train`, validating on `val` (None or empty: no curve).
 
     Writes ``out_dir/checkpoint.pt`` and ``out_dir/history.csv`` after every epoch. Raises
@@ -172,7 +162,6 @@ def train_lifter(
             "matmul: training will be slower than with float32"
         )
     reuse_freed_memory()
-    out_dir = Path(out_dir)
     data = training_set(train, cfg)
     if len(data.x) < cfg.batch_size:
         raise ValueError(
@@ -184,49 +173,36 @@ def train_lifter(
     total_steps = cfg.epochs * (len(data.x) // cfg.batch_size)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(cfg, s, total_steps))
     rows_digest = array_digest([data.rows.kp2d_px, data.rows.pose3d_cam_mm, data.rows.geometry])
-    run_id = fingerprint(to_dict(cfg), seed, __name__, rows_digest)
-    history: list[dict[str, float]] = []
-    start = 0
-    state = resume_state(out_dir / CHECKPOINT, run_id)
-    if state is not None:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["rng"])
-        history, start = list(state["history"]), int(state["epoch"])
-        logger().info("resuming %s at epoch %d/%d", out_dir / CHECKPOINT, start + 1, cfg.epochs)
+    training = Training(
+        model, opt, sched, Path(out_dir), fingerprint(to_dict(cfg), seed, __name__, rows_digest),
+        cfg.epochs, HISTORY_FIELDS, {"config": to_dict(cfg.model), "stats": data.stats.to_dict(),
+                                     "extra": {"flip_test": cfg.flip_test}},
+    )  # fmt: skip
     loss_fn = lifter_loss(cfg.loss, data.stats.std_3d, device)
-    seconds, samples = 0.0, 0
-    for epoch in range(start, cfg.epochs):
-        gen = torch.Generator().manual_seed(seed * 100_003 + epoch)
-        lr = opt.param_groups[0]["lr"]
+
+    def run_epoch(epoch: int) -> dict[str, float]:
+        gen = torch.Generator().manual_seed(epoch_seed(seed, epoch))
         x, y = (a.to(device) for a in epoch_arrays(data, cfg, seed, epoch))
-        desc = f"epoch {epoch + 1}/{cfg.epochs}"
-        loss, sec, n = train_one_epoch(
-            model, opt, sched, (x, y), loss_fn, cfg.batch_size, gen, desc, model.max_norm_step_
-        )
-        seconds, samples = seconds + sec, samples + n
-        recalibrate_batch_norm(model, x, cfg.bn_recalibration_batches, cfg.batch_size, gen)
-        val_mm = _validate(LoadedLifter(model, data.stats, cfg.flip_test), val)
-        history.append(
-            {"epoch": epoch + 1, "lr": lr, "train_loss": loss, "val_mpjpe_p1_mm": val_mm,
-             "train_seconds": sec, "samples_per_s": n / sec}
+        stats = train_one_epoch(
+            model, opt, sched, tensor_batches((x, y), cfg.batch_size, gen),
+            lambda batch: (loss_fn(model(batch[0]), batch[1]), len(batch[0])),
+            len(x) // cfg.batch_size, f"epoch {epoch + 1}/{cfg.epochs}",
+            after_step=model.max_norm_step_,
         )  # fmt: skip
-        logger().info("epoch %d/%d: loss %.4f, val P1 %.1f mm, %.0f samples/s",
-                      epoch + 1, cfg.epochs, loss, val_mm, n / sec)  # fmt: skip
-        save_checkpoint(out_dir / CHECKPOINT, {
-            "model": {k: v.cpu() for k, v in model.state_dict().items()},
-            "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-            "rng": torch.get_rng_state(), "epoch": epoch + 1, "config": to_dict(cfg.model),
-            "stats": data.stats.to_dict(), "fingerprint": run_id, "history": history,
-            "extra": {"flip_test": cfg.flip_test},
-        })  # fmt: skip
-        write_history(out_dir / HISTORY, history, HISTORY_FIELDS)
-    if start >= cfg.epochs:  # complete already: restore the curves (DVC deletes them before a run)
-        write_history(out_dir / HISTORY, history, HISTORY_FIELDS)
-    rate = samples / seconds if seconds else 0.0
-    flops = 3 * model.matmul_flops_per_sample() * rate / 1e9
-    return TrainResult(out_dir / CHECKPOINT, history, cfg.epochs - start, seconds, rate, flops)
+        recalibrate_batch_norm(model, x, cfg.bn_recalibration_batches, cfg.batch_size, gen)
+        return {"train_loss": stats.loss, "samples": stats.samples,
+                "val_mpjpe_p1_mm": _validate(LoadedLifter(model, data.stats, cfg.flip_test), val),
+                "train_seconds": stats.seconds, "samples_per_s": stats.samples / stats.seconds}  # fmt: skip
+
+    return fit(training, run_epoch, _describe)
+
+
+def _describe(row: dict[str, float]) -> str:
+    """An epoch's log line: the loss, the validation error where there is a validation set."""
+    val = row["val_mpjpe_p1_mm"]
+    said = f"loss {row['train_loss']:.4f}, "
+    said += f"val P1 {val:.1f} mm, " if math.isfinite(val) else "no validation rows, "
+    return said + f"{row['samples_per_s']:.0f} samples/s"
 
 
 def _validate(lifter: LoadedLifter, val: LiftingDataset | None) -> float:
@@ -242,7 +218,7 @@ def train_lifter_stage(
     out_dir: str | Path,
     seed: int,
     device: torch.device | None = None,
-) -> TrainResult:
+) -> FitResult:
     """The stage: `train_lifter`, then ``curves.png`` from the history."""
     result = train_lifter(train, val, cfg, out_dir, seed, device)
     if result.history:

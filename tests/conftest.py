@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,13 +28,53 @@ def repo_root() -> Path:
     return ROOT
 
 
-@pytest.fixture(scope="session")
-def prefect_harness() -> Iterator[None]:
-    """One temporary Prefect server and database for every flow test of the session."""
-    from prefect.testing.utilities import prefect_test_harness
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that reads ../shared/data is a `real_data` test (`make test-real`), whether or not
+    it says so."""
+    for item in items:
+        if "shared_data" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.real_data)
 
-    with prefect_test_harness(server_startup_timeout=120):
+
+@pytest.fixture(autouse=True)
+def _environment_restored() -> Iterator[None]:
+    """Every test leaves os.environ as it found it. Dask's LocalCluster, for one, sets
+    OMP_NUM_THREADS=1 (and MKL_, OPENBLAS_) in the process that starts it; left there, the stage
+    processes of a later end-to-end test would run torch on one thread and give other numbers
+    than the runs they are compared with."""
+    before = dict(os.environ)
+    yield
+    if dict(os.environ) != before:
+        os.environ.clear()
+        os.environ.update(before)
+
+
+@pytest.fixture(scope="session")
+def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One Prefect server for the whole session (`flows.server.prefect_server`, its state in a
+    temporary folder): every flow the tests run, in this process or in a stage process, reports
+    to it, instead of each process starting a temporary server of its own (about 8 s each)."""
+    from flows.server import free_port, prefect_server
+
+    home = tmp_path_factory.mktemp("prefect")
+    (home / "prefect.toml").write_text('home = ".prefect"\n[server]\nanalytics_enabled = false\n')
+    with prefect_server(free_port(), cwd=str(home)) as api:
+        yield api
+
+
+@pytest.fixture(scope="session")
+def prefect_harness(prefect_api: str) -> Iterator[None]:
+    """Flows run in the test process report to the session's server (`prefect_api`); their logs
+    and events are sent before the server stops (as `prefect_test_harness` does)."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: prefect_api}):
         yield
+        with contextlib.suppress(RuntimeError):  # no log was sent: no worker to drain
+            APILogWorker.instance().drain()
+        EventsWorker.drain_all()
 
 
 @pytest.fixture(scope="module")

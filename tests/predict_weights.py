@@ -18,8 +18,8 @@ from pose3d.config import LifterConfig, to_dict
 from pose3d.lifting.geometry import GEOMETRY_COLUMNS
 from pose3d.lifting.normalization import compute_stats
 from tasks.engine import save_checkpoint
+from tasks.route.detector import checkpoint_config, sized_detector
 from tasks.train_cpn import cpn_config
-from tasks.trained_detector import checkpoint_config, sized_detector
 
 CHECKPOINT = "checkpoint.pt"
 

@@ -57,19 +57,21 @@ def _project_files(root: Path) -> list[str]:
     return [line for line in out.splitlines() if line and (root / line).is_file()]
 
 
-def _env(workdir: Path) -> dict[str, str]:
+def _stage_env(workdir: Path, api_url: str) -> dict[str, str]:
+    """The environment of a `dvc` command in `workdir`: this interpreter's tools first, the
+    project's modules from `workdir`, and every stage reporting to the session's Prefect server
+    `api_url` (settings otherwise from `workdir`'s prefect.toml)."""
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env.pop("PREFECT_API_URL", None)  # its own ephemeral server; settings from its prefect.toml
+    env["PREFECT_API_URL"] = api_url
     env.pop("PREFECT_HOME", None)
     env["PYTHONPATH"] = str(workdir)
     return env
 
 
-@pytest.fixture(scope="session")
-def tiny_repo(repo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A git + DVC copy of the working tree whose params.yaml is shrunk by TINY_OVERRIDES."""
-    work = tmp_path_factory.mktemp("repo")
+def _make_tiny_repo(repo_root: Path, work: Path) -> None:
+    """A git + DVC copy of the working tree in `work` whose params.yaml is shrunk by
+    TINY_OVERRIDES."""
     for rel in _project_files(repo_root):
         if rel.startswith("data/") and not rel.endswith(".gitignore"):
             continue
@@ -81,16 +83,57 @@ def tiny_repo(repo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     subprocess.run(["git", "init", "-q"], cwd=work, check=True)
     subprocess.run([*git, "add", "-A"], cwd=work, check=True)
     subprocess.run([*git, "commit", "-qm", "tiny"], cwd=work, check=True)
+
+
+@pytest.fixture(scope="session")
+def built_repo(
+    repo_root: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    run_in: Callable[..., subprocess.CompletedProcess[str]],
+) -> tuple[Path, str]:
+    """The tiny repository after one whole `dvc repro`, built once per test session however
+    many xdist workers there are (the first to ask builds it under a file lock, the others wait
+    and reuse it), and what that `dvc repro` printed. Never changed: tests work on copies."""
+    from filelock import FileLock
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    built, said = shared / "tiny-built", shared / "tiny-built.out"
+    with FileLock(str(shared / "tiny-built.lock")):
+        if not said.is_file():
+            shutil.rmtree(built, ignore_errors=True)
+            built.mkdir()
+            _make_tiny_repo(repo_root, built)
+            said.write_text(run_in(built, "dvc", "repro").stdout)
+    return built, said.read_text()
+
+
+def _dvc_tmp(folder: str, names: list[str]) -> list[str]:
+    return ["tmp"] if Path(folder).name == ".dvc" else []
+
+
+@pytest.fixture(scope="session")
+def tiny_repo(built_repo: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This worker's copy of `built_repo`, the pipeline run once (tests that change it restore
+    it; DVC's state under .dvc/tmp is left behind and rebuilt)."""
+    work = tmp_path_factory.mktemp("repo")
+    shutil.copytree(built_repo[0], work, symlinks=True, dirs_exist_ok=True, ignore=_dvc_tmp)
     return work
 
 
 @pytest.fixture(scope="session")
-def run_in() -> Callable[..., subprocess.CompletedProcess[str]]:
+def stage_env(prefect_api: str) -> Callable[[Path], dict[str, str]]:
+    """The environment a `dvc` command in a given repository runs with (`_stage_env`)."""
+    return lambda workdir: _stage_env(workdir, prefect_api)
+
+
+@pytest.fixture(scope="session")
+def run_in(prefect_api: str) -> Callable[..., subprocess.CompletedProcess[str]]:
     def run(workdir: Path, *cmd: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
             list(cmd),
             cwd=workdir,
-            env=_env(workdir),
+            env=_stage_env(workdir, prefect_api),
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -105,9 +148,9 @@ def run_in() -> Callable[..., subprocess.CompletedProcess[str]]:
 
 
 @pytest.fixture(scope="session")
-def first_repro(tiny_repo: Path, run_in: Callable[..., subprocess.CompletedProcess[str]]) -> str:
-    """The whole pipeline, once per session, in `tiny_repo` (tests that change it restore it)."""
-    return run_in(tiny_repo, "dvc", "repro").stdout
+def first_repro(built_repo: tuple[Path, str], tiny_repo: Path) -> str:
+    """What the whole pipeline's first `dvc repro` printed (`tiny_repo` holds its outputs)."""
+    return built_repo[1]
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,6 @@ import random
 import re
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -46,12 +45,11 @@ def _cache_is_sound(repo: Path) -> None:
         assert digest == expected, path
 
 
-def _interrupt(repo: Path, stage: str, sig: signal.Signals, marker: str, delay_s: float) -> str:
+def _interrupt(
+    repo: Path, env: dict[str, str], stage: str, sig: signal.Signals, marker: str, delay_s: float
+) -> str:
     """Force `stage` to run again and send `sig` to its process group `delay_s` after the first
     output line that matches `marker` (work under way). Returns what it printed."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_HOME")}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env["PYTHONPATH"] = str(repo)
     proc = subprocess.Popen(
         ["dvc", "repro", "--force", "--single-item", stage],
         cwd=repo,
@@ -94,6 +92,7 @@ def test_an_interrupted_stage_reruns_to_the_same_bytes(
     tiny_repo: Path,
     first_repro: str,
     run_in: Callable[..., object],
+    stage_env: Callable[[Path], dict[str, str]],
     stage: str,
     sig: signal.Signals,
     marker: str,
@@ -104,7 +103,7 @@ def test_an_interrupted_stage_reruns_to_the_same_bytes(
     weights = _weights(checkpoint) if checkpoint.exists() else None
     checkpoint.unlink(missing_ok=True)  # persisted: without this the run would resume it
     delay_s = random.Random(f"{SEED}-{stage}").uniform(0.0, 0.3)
-    said = _interrupt(tiny_repo, stage, sig, marker, delay_s)
+    said = _interrupt(tiny_repo, stage_env(tiny_repo), stage, sig, marker, delay_s)
     assert re.search(marker, said), said[
         -3000:
     ]  # it was stopped while working, not before or after

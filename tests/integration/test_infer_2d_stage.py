@@ -19,7 +19,7 @@ from flows.infer_2d import infer_2d_flow
 from pose3d.config import apply_overrides, load_params, load_raw
 from pose3d.crop import crop_box, full_image_square
 from pose3d.keypoints import keypoints_to_arrays, read_keypoints
-from tasks.frames_2d import load_frames_2d, write_images_table
+from tasks.route.frames import load_frames_2d, write_images_table
 from tasks.train_cpn import train_cpn
 from tasks.train_detector import train_detector
 

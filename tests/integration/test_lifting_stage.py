@@ -14,8 +14,8 @@ from flows.lifting import lifting_flow
 from pose3d.config import apply_overrides, load_params, load_raw
 from pose3d.frames import frames_table, write_frames
 from tasks.import_keypoints import import_gt
+from tasks.lifter.rows import has_variant, load_part
 from tasks.lifting import build_lifting_task
-from tasks.lifting_rows import has_variant, load_part
 
 
 def _extract(folder: Path) -> None:

@@ -1,5 +1,5 @@
-"""dvc.yaml stays true to the code: every stage lists the modules its flow imports, and the
-params it names exist in params.yaml."""
+"""dvc.yaml stays true to the code: every stage lists exactly the modules its flow imports, and
+the params it names exist in params.yaml."""
 
 from __future__ import annotations
 
@@ -46,6 +46,10 @@ def test_stage_deps_cover_every_imported_module(repo_root: Path, stage: str) -> 
     needed = {p for p in needed if p.name != "__init__.py"}
     missing = sorted(str(p) for p in needed if not _covered(p, deps))
     assert not missing, f"dvc.yaml stage {stage} does not list {missing} in deps"
+    # and no module it does not import: editing one would rerun the stage for nothing
+    code = [d for d in deps if d.endswith(".py")]
+    extra = sorted(d for d in code if Path(d) not in needed)
+    assert not extra, f"dvc.yaml stage {stage} lists {extra}, which it does not import"
 
 
 def test_stage_params_exist_in_params_yaml(repo_root: Path) -> None:

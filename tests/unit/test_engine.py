@@ -73,3 +73,54 @@ def test_warmup_cosine_warms_up_then_decays_to_zero() -> None:
     assert factors[4] == pytest.approx(1.0) and factors[-1] < 0.01
     assert all(a >= b for a, b in zip(factors[4:], factors[5:], strict=False))
     assert engine.warmup_cosine(0, 10, 0.0) == 1.0  # at least one warm-up step, which is the peak
+
+
+def _fit(out: Path, epochs: int, run_id: dict[str, int], seed: int = 0) -> engine.FitResult:
+    """A tiny regression trained with the engine's fit loop, as every trainer uses it."""
+    engine.seed_everything(seed)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: engine.warmup_cosine(s, 4 * 8))
+    x = torch.randn(64, 3, generator=torch.Generator().manual_seed(1))
+    y = x.sum(1, keepdim=True)
+    training = engine.Training(model, opt, sched, out, run_id, epochs, ("epoch", "lr",
+                               "train_loss", "train_seconds"), {"config": {"width": 8}})  # fmt: skip
+
+    def run_epoch(epoch: int) -> dict[str, float]:
+        gen = torch.Generator().manual_seed(engine.epoch_seed(seed, epoch))
+        stats = engine.train_one_epoch(
+            model, opt, sched, engine.tensor_batches((x, y), 8, gen),
+            lambda b: (torch.nn.functional.mse_loss(model(b[0]), b[1]), len(b[0])), 8, "fit",
+        )  # fmt: skip
+        return {"train_loss": stats.loss, "samples": stats.samples, "train_seconds": stats.seconds}
+
+    return engine.fit(training, run_epoch, lambda row: f"loss {row['train_loss']:.3f}")
+
+
+def test_fit_resumes_to_the_same_model_and_history(tmp_path: Path) -> None:
+    """The one resume test of the three trainers' loop: a run stopped after an epoch and rerun
+    ends where an uninterrupted run ends (weights and history); a complete run trains nothing
+    and restores its history; another fingerprint trains from scratch."""
+    whole = _fit(tmp_path / "whole", 4, {"run": 1})
+    assert whole.epochs_run == 4 and whole.samples == 4 * 64 and whole.samples_per_s > 0
+    assert whole.history[-1]["train_loss"] < whole.history[0]["train_loss"]
+    assert [h["epoch"] for h in whole.history] == [1, 2, 3, 4]
+    saved = engine.load_checkpoint(whole.checkpoint)
+    assert saved["epoch"] == 4 and saved["config"] == {"width": 8} and "rng" in saved
+
+    # stopped after its first epoch: the schedule here does not depend on `epochs`, so a 1-epoch
+    # run's checkpoint is the 4-epoch run's after one epoch (the fingerprint says they match)
+    partial = _fit(tmp_path / "partial", 1, {"run": 1})
+    assert partial.epochs_run == 1
+    resumed = _fit(tmp_path / "partial", 4, {"run": 1})
+    assert resumed.epochs_run == 3
+    assert [h["train_loss"] for h in resumed.history] == [h["train_loss"] for h in whole.history]
+    a, b = engine.load_checkpoint(whole.checkpoint), engine.load_checkpoint(resumed.checkpoint)
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+
+    (tmp_path / "partial" / engine.HISTORY).unlink()  # DVC deletes it before a rerun
+    again = _fit(tmp_path / "partial", 4, {"run": 1})
+    assert again.epochs_run == 0 and again.history == resumed.history
+    assert (tmp_path / "partial" / engine.HISTORY).read_text().count("\n") == 5
+    other = _fit(tmp_path / "partial", 4, {"run": 2})  # another run's checkpoint: from scratch
+    assert other.epochs_run == 4

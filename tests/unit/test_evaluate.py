@@ -61,7 +61,11 @@ def test_gap_2d_compares_rows_with_the_same_identity_only() -> None:
     route = dataclasses.replace(route, kp2d_px=shifted[[0, 2, 1]])
     gap = gap_2d(route, gt)
     assert gap["kp2d_rows_compared"] == 2  # frames 2 and 3; frame 1 has no reference
-    assert gap["kp2d_error_px"] == 7.0 and gap["kp2d_pck5"] == 0.0 and gap["kp2d_pck10"] == 1.0
+    assert (
+        gap["kp2d_error_px"] == 7.0
+        and gap["kp2d_pck5_height"] == 0.0
+        and gap["kp2d_pck10_height"] == 1.0
+    )
 
 
 def test_fig3_draws_rows_with_images_and_skips_unreadable_ones(tmp_path: Path) -> None:

@@ -17,7 +17,6 @@ from pose3d.config import CRConfig, Infer2DConfig
 from pose3d.crop import crop_box, crop_transform, from_crop, full_image_square
 from pose3d.frames import frames_table, write_frames
 from pose3d.keypoints import Producer, keypoints_to_arrays, read_keypoints
-from tasks.frames_2d import write_images_table
 from tasks.infer_2d import (
     decoded_batches,
     load_challenge_images,
@@ -25,7 +24,8 @@ from tasks.infer_2d import (
     run_shard,
     shard_specs,
 )
-from tasks.route_2d import Networks, Timer, infer_images
+from tasks.route.frames import write_images_table
+from tasks.route.images import Networks, Timer, infer_images
 
 SIZE = 64
 BOX = np.array([30.0, 20.0, 50.0, 100.0])
@@ -170,7 +170,7 @@ def test_any_images_become_a_table_infer_2d_reads(tmp_path: Path) -> None:
 
 def test_weights_digest_follows_the_weights_not_the_training_history(tmp_path: Path) -> None:
     from tasks.engine import save_checkpoint
-    from tasks.route_2d import file_sha256, weights_digest
+    from tasks.route.images import file_sha256, weights_digest
 
     weights = {"conv.weight": torch.arange(6.0).reshape(2, 3), "bn.num_batches": torch.tensor(3)}
     paths = []

@@ -11,10 +11,11 @@ from lifting_rows import sequence_rows
 from models.lifter import Layer, Lifter, _ClippedLinear, keep_mask
 from pose3d.camera import Camera, look_at
 from pose3d.config import AugmentConfig, LifterConfig, TrainLifterConfig
+from pose3d.io import HISTORY
 from pose3d.lifting.dataset import LiftingDataset
 from tasks import engine
 from tasks import train_lifter as tl
-from tasks import trained_lifter as li
+from tasks.lifter import inference as li
 
 SMALL = LifterConfig(width=32, num_blocks=1, dropout=0.1)
 
@@ -213,7 +214,7 @@ def test_train_writes_checkpoint_and_history_and_lowers_the_loss(tmp_path: Path)
     assert [h["epoch"] for h in res.history] == [1, 2, 3, 4] and res.epochs_run == 4
     assert res.history[-1]["train_loss"] < res.history[0]["train_loss"]
     assert res.history[-1]["val_mpjpe_p1_mm"] < res.history[0]["val_mpjpe_p1_mm"]
-    lines = (tmp_path / tl.HISTORY).read_text().splitlines()
+    lines = (tmp_path / HISTORY).read_text().splitlines()
     assert lines[0].split(",") == list(tl.HISTORY_FIELDS) and len(lines) == 5
     lifter = li.load_lifter(res.checkpoint, num_joints=17)
     val = _dataset(64, seed=1)
@@ -245,9 +246,9 @@ def test_interrupted_training_resumes_to_the_same_model(
     b = li.load_lifter(resumed.checkpoint).model.state_dict()
     for key in a:
         torch.testing.assert_close(a[key], b[key])
-    (tmp_path / "cut" / tl.HISTORY).unlink()  # as DVC does before rerunning the stage
+    (tmp_path / "cut" / HISTORY).unlink()  # as DVC does before rerunning the stage
     assert tl.train_lifter(data, None, cfg, tmp_path / "cut", seed=0).epochs_run == 0
-    assert len((tmp_path / "cut" / tl.HISTORY).read_text().splitlines()) == 4  # curves restored
+    assert len((tmp_path / "cut" / HISTORY).read_text().splitlines()) == 4  # curves restored
     assert tl.train_lifter(data, None, cfg, tmp_path / "cut", seed=1).epochs_run == 3  # new config
     monkeypatch.setattr(engine, "code_digest", lambda module: "edited")  # other training code
     assert tl.train_lifter(data, None, cfg, tmp_path / "cut", seed=1).epochs_run == 3

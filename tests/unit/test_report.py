@@ -37,7 +37,7 @@ def test_report_is_one_self_contained_page_with_every_figure(tmp_path: Path) -> 
 
 
 def test_metrics_table_labels_known_keys_first_and_rounds_by_unit() -> None:
-    table = metrics_table({"zeta": 1, "kp2d_pck5": 0.123456, "mpjpe_p1_mm": 51.2345})
+    table = metrics_table({"zeta": 1, "kp2d_pck5_height": 0.123456, "mpjpe_p1_mm": 51.2345})
     cells = re.findall(r"<td class=num>([^<]*)</td>", table)
     assert cells == ["51.2", "0.1235", "1"]
     assert "MPJPE P1 (mm, mean over actions)" in table and "<code>zeta</code>" in table

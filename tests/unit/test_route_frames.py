@@ -1,4 +1,4 @@
-"""`tasks.frames_2d.Frames2D.content_key`: what decides whether a 2D training run resumes."""
+"""`tasks.route.frames.Frames2D.content_key`: what decides whether a 2D training run resumes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from tasks.engine import array_digest
-from tasks.frames_2d import Frames2D
+from tasks.route.frames import Frames2D
 
 
 def _frames(tmp_path: Path, fill: int) -> Frames2D:

@@ -1,6 +1,6 @@
 """The paper's 2D route on images, the part `infer_2d` and `pose3d predict` share: detect the
-person (`tasks.trained_detector`), crop the square around the best box and resize it to the
-CPN's input (CR, `pose3d.crop`), run the CPN (`tasks.trained_cpn`), and map its keypoints back
+person (`tasks.route.detector`), crop the square around the best box and resize it to the
+CPN's input (CR, `pose3d.crop`), run the CPN (`tasks.route.cpn`), and map its keypoints back
 to the image (ICR); or, for the paper's "w.o. CR" (``full``), the whole image letterboxed into
 its square. Also the digests that name a checkpoint in the caches and predictions made with it.
 """
@@ -19,7 +19,7 @@ import numpy as np
 
 from pose3d.crop import Square, crop_box, crop_image, crop_transform, from_crop, full_image_square
 from pose3d.images import BadImage
-from tasks.frames_2d import read_rgb
+from tasks.route.frames import read_rgb
 
 FILL = 0.0  # crop pixels outside the image
 
@@ -108,8 +108,8 @@ def load_networks(detector: str, cpn: str, device: str, need_detector: bool) -> 
     workers alike)."""
     import torch
 
-    from tasks.trained_cpn import load_cpn, predict_crops
-    from tasks.trained_detector import detect_best_boxes, load_detector
+    from tasks.route.cpn import load_cpn, predict_crops
+    from tasks.route.detector import detect_best_boxes, load_detector
 
     dev = torch.device(device)
     pose = load_cpn(cpn, dev)

@@ -21,6 +21,8 @@ VARIANTS = {
     "reference": ("reference_keypoints", "reference"),
     "without_cr": ("without_cr_keypoints", "without_cr"),
 }
+# where a stage keeps what it made from the reference rows (the same recipe on ground-truth 2D)
+REFERENCE_DIR = VARIANTS["reference"][1]
 
 
 def part_path(lifting_dir: str | Path, part: str, variant: str = "route") -> Path:

@@ -14,7 +14,6 @@ half of that left, and half of it is added back to the decoded x.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ import torch
 from torch import nn
 
 from models.cpn import CPN, CPNConfig
-from models.lifter import bfloat16_is_native
+from models.precision import autocast
 from pose3d.heatmaps import decode_heatmaps, flip_heatmaps, flip_offset_heatmap_px
 from tasks.engine import CheckpointError, load_checkpoint
 
@@ -67,22 +66,6 @@ def cpn_config_from_dict(raw: dict[str, Any]) -> CPNConfig:
     if "global_sigmas" in values:
         values["global_sigmas"] = tuple(float(s) for s in values["global_sigmas"])
     return CPNConfig(**values)
-
-
-def use_bf16(device: torch.device, bf16: bool) -> bool:
-    """Whether to run under bfloat16 autocast: asked for, and native on this device."""
-    if not bf16:
-        return False
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    return bfloat16_is_native()
-
-
-def autocast(device: torch.device, bf16: bool) -> contextlib.AbstractContextManager[Any]:
-    """bfloat16 autocast on `device` when `use_bf16`, else nothing."""
-    if use_bf16(device, bf16):
-        return torch.autocast(device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 def normalize_images(images_u8: torch.Tensor, channels_last: bool) -> torch.Tensor:
