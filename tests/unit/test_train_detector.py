@@ -140,7 +140,8 @@ def test_trains_and_writes_its_history(repo_root: Path, tmp_path: Path) -> None:
     assert first.epochs_run == 1 and len(first.history) == 1
     assert (tmp_path / "out" / "history.csv").read_text().count("\n") == 2
     assert set(first.history[0]) == set(td.HISTORY_FIELDS)
-    assert 0.0 <= first.history[0]["heldout_ap50"] <= 1.0 and first.samples == 32  # S1 and S5: 32 frames, 4 batches
+    assert 0.0 <= first.history[0]["heldout_ap50"] <= 1.0
+    assert first.samples == 32  # S1 and S5: 32 frames, 4 batches of 8
 
 
 def test_refuses_a_subject_of_the_challenge_val_or_test_images(
