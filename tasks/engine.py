@@ -37,7 +37,6 @@ from tasks._prefect import logger, progress
 from tasks.provenance import code_digest
 
 UNREADABLE_SUFFIX = ".unreadable"
-LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 class CheckpointError(ValueError):
