@@ -55,19 +55,8 @@ from pose3d.io import write_metrics, write_text_atomic
 from pose3d.metrics import box_side, keypoint_distances, pck
 from pose3d.plots import save_figure
 from pose3d.skeleton import H36M17_JOINTS, H36M17_PARENTS, flip_lr
+from tasks import engine
 from tasks._prefect import logger, stage_task
-from tasks.engine import (
-    FitResult,
-    Training,
-    array_digest,
-    epoch_seed,
-    fingerprint,
-    fit,
-    reuse_freed_memory,
-    seed_everything,
-    train_one_epoch,
-    warmup_cosine,
-)
 from tasks.route.cpn import LoadedCPN, normalize_images, predict_crops
 from tasks.route.frames import Frames2D, check_unseen_subjects, load_frames_2d, read_rgb
 
@@ -98,7 +87,7 @@ class Sample:
 
 
 @dataclass(frozen=True)
-class TrainResult(FitResult):
+class TrainResult(engine.FitResult):
     metrics: dict[str, float] = dataclasses.field(default_factory=dict)  # the held-out scores
 
 
@@ -261,26 +250,26 @@ def _step_loss(model: CPN, net: CPNConfig, cfg: TrainCPNConfig, device: torch.de
 def _training(
     train: Frames2D, cfg: TrainCPNConfig, margin: float, out_dir: Path, seed: int,
     device: torch.device,
-) -> Training:  # fmt: skip
+) -> engine.Training:  # fmt: skip
     """The CPN of `cfg` on `device`, AdamW with warm-up and cosine decay, and its checkpoint's
     entries (the config, and what inference repeats: margin, flip test, bf16, channels_last)."""
     net = cpn_config(cfg)
-    seed_everything(seed)
+    engine.seed_everything(seed)
     model = CPN(net).to(device)
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     total_steps = cfg.epochs * (len(train) // cfg.batch_size)
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: warmup_cosine(s, total_steps, WARMUP_FRACTION)
+        opt, lambda s: engine.warmup_cosine(s, total_steps, WARMUP_FRACTION)
     )
-    run_id = fingerprint(
-        {**to_dict(cfg), "margin": margin}, seed, __name__, array_digest(train.content_key())
+    run_id = engine.fingerprint(
+        {**to_dict(cfg), "margin": margin}, seed, __name__, engine.array_digest(train.content_key())
     )
     extra = {"margin": margin, "flip_test": cfg.flip_test, "bf16": cfg.bf16,
              "channels_last": cfg.channels_last}  # fmt: skip
     entries = {"config": dataclasses.asdict(net), "extra": extra}
-    return Training(model, opt, sched, out_dir, run_id, cfg.epochs, HISTORY_FIELDS, entries)
+    return engine.Training(model, opt, sched, out_dir, run_id, cfg.epochs, HISTORY_FIELDS, entries)
 
 
 def train_cpn(
@@ -304,7 +293,7 @@ def train_cpn(
         raise ValueError(
             f"train_cpn: {len(train)} training frames, fewer than one batch ({cfg.batch_size})"
         )
-    reuse_freed_memory()
+    engine.reuse_freed_memory()
     out_dir = Path(out_dir)
     training = _training(train, cfg, margin, out_dir, seed, device)
     model, net = training.model, cpn_config(cfg)
@@ -317,11 +306,11 @@ def train_cpn(
         dataset.set_epoch(epoch)
         loader = DataLoader(
             dataset, batch_size=cfg.batch_size, shuffle=True, drop_last=True,
-            generator=torch.Generator().manual_seed(epoch_seed(seed, epoch)),
+            generator=torch.Generator().manual_seed(engine.epoch_seed(seed, epoch)),
             num_workers=LOADER_WORKERS, pin_memory=device.type == "cuda",
             prefetch_factor=4 if LOADER_WORKERS else None,
         )  # fmt: skip
-        stats = train_one_epoch(
+        stats = engine.train_one_epoch(
             model, training.optimizer, training.scheduler, loader, step_loss, len(loader),
             f"epoch {epoch + 1}/{cfg.epochs}",
         )  # fmt: skip
@@ -330,7 +319,7 @@ def train_cpn(
         return {"train_loss": stats.loss, "samples": stats.samples, "val_px_error": val,
                 "train_seconds": stats.seconds, "samples_per_s": stats.samples / stats.seconds}  # fmt: skip
 
-    done = fit(training, run_epoch, lambda r: (
+    done = engine.fit(training, run_epoch, lambda r: (
         f"loss {r['train_loss']:.5f}, held-out {r['val_px_error']:.2f} px "
         f"({len(val_frames)} frames), {r['samples_per_s']:.1f} crops/s"))  # fmt: skip
     history = done.history

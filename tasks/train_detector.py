@@ -33,38 +33,14 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from models.ssd import (
-    PERSON_LABEL,
-    DetectorConfig,
-    best_person_box,
-    detection_sample,
-    train_transform,
-)
+from models import ssd
 from pose3d.config import TrainDetectorConfig, to_dict
 from pose3d.io import write_metrics
 from pose3d.metrics import detection_ap_recall
 from pose3d.plots import save_figure
+from tasks import engine
 from tasks._prefect import logger, progress, stage_task
-from tasks.engine import (
-    FitResult,
-    Training,
-    array_digest,
-    epoch_seed,
-    fingerprint,
-    fit,
-    seed_everything,
-    train_one_epoch,
-    warmup_cosine,
-)
-from tasks.route.detector import (
-    NATIVE_SIZE,
-    LoadedDetector,
-    checkpoint_config,
-    detect,
-    load_detector,
-    prepare,
-    sized_detector,
-)
+from tasks.route import detector as trained
 from tasks.route.frames import Frames2D, check_unseen_subjects, load_frames_2d, read_rgb
 
 HEADLINE = ("val_ap50", "val_best_box_recall")  # metrics.json; everything: scores.json
@@ -75,9 +51,9 @@ WARMUP_FRACTION = 0.05  # of the optimiser steps
 GRAD_CLIP_NORM = 10.0  # random-init SSD: a few early batches give huge gradients
 
 
-def detector_config(cfg: TrainDetectorConfig) -> DetectorConfig:
+def detector_config(cfg: TrainDetectorConfig) -> ssd.DetectorConfig:
     """The `models.ssd` config of a `train_detector` section."""
-    return DetectorConfig(arch=cfg.arch, score_thresh=cfg.score_thresh, augment=cfg.augment)
+    return ssd.DetectorConfig(arch=cfg.arch, score_thresh=cfg.score_thresh, augment=cfg.augment)
 
 
 def valid_boxes(frames: Frames2D) -> Frames2D:
@@ -93,10 +69,10 @@ class BoxFrames(torch.utils.data.Dataset):
     detector sees only costs time) and augmented: (image (3, H, W) float in [0, 1],
     {"boxes": (K, 4) XYXY px, "labels": (K,)}) as plain tensors."""
 
-    def __init__(self, frames: Frames2D, cfg: DetectorConfig, max_side: int = 0) -> None:
+    def __init__(self, frames: Frames2D, cfg: ssd.DetectorConfig, max_side: int = 0) -> None:
         self.paths = list(frames.image_path)
         self.boxes = frames.box_xyxy_px
-        self.transform = train_transform(cfg)
+        self.transform = ssd.train_transform(cfg)
         self.max_side = max_side
 
     def __len__(self) -> int:
@@ -104,7 +80,7 @@ class BoxFrames(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         image, box = shrink(read_rgb(self.paths[i]), self.boxes[i], self.max_side)
-        image, target = self.transform(*detection_sample(image, box))
+        image, target = self.transform(*ssd.detection_sample(image, box))
         return image.as_subclass(torch.Tensor), {
             "boxes": target["boxes"].as_subclass(torch.Tensor).float(),
             "labels": target["labels"],
@@ -135,7 +111,7 @@ def detection_scores(
     detections: Sequence[Mapping[str, torch.Tensor]],
     truth_xyxy_px: np.ndarray,
     iou_thresh: float = 0.5,
-    person_label: int = PERSON_LABEL,
+    person_label: int = ssd.PERSON_LABEL,
 ) -> tuple[float, float]:
     """(AP, best-box recall) of the person detections of one-person images
     (`pose3d.metrics.detection_ap_recall`). Shapes: detections: one dict (boxes (K, 4), scores
@@ -147,14 +123,14 @@ def detection_scores(
 
 
 def detect_frames(
-    det: LoadedDetector, frames: Frames2D, batch_size: int = 16, desc: str = "detect"
+    det: trained.LoadedDetector, frames: Frames2D, batch_size: int = 16, desc: str = "detect"
 ) -> list[dict[str, torch.Tensor]]:
     """`detect` on the images of `frames`, decoded one batch at a time."""
     out: list[dict[str, torch.Tensor]] = []
     starts = range(0, len(frames), batch_size)
     for start in progress(starts, total=len(starts), desc=desc, every=0.25):
         images = [read_rgb(p) for p in frames.image_path[start : start + batch_size]]
-        out += detect(det, images, batch_size)
+        out += trained.detect(det, images, batch_size)
     return out
 
 
@@ -175,20 +151,24 @@ def _training_frames(cfg: TrainDetectorConfig, extract_dir: Path) -> Frames2D:
 
 def _training(
     cfg: TrainDetectorConfig, train: Frames2D, out_dir: Path, seed: int, device: torch.device
-) -> Training:
+) -> engine.Training:
     """The SSD of `cfg` on `device`, AdamW with warm-up and cosine decay, and the checkpoint's
     config (what rebuilds the model)."""
     det_cfg = detector_config(cfg)
-    seed_everything(seed)
-    model = prepare(sized_detector(det_cfg, cfg.image_size), device, cfg.channels_last)
+    engine.seed_everything(seed)
+    model = trained.prepare(
+        trained.sized_detector(det_cfg, cfg.image_size), device, cfg.channels_last
+    )
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     total_steps = cfg.epochs * (len(train) // cfg.batch_size)
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: warmup_cosine(s, total_steps, WARMUP_FRACTION)
+        opt, lambda s: engine.warmup_cosine(s, total_steps, WARMUP_FRACTION)
     )
-    run_id = fingerprint(to_dict(cfg), seed, __name__, array_digest(train.content_key()))
-    entries = {"config": checkpoint_config(det_cfg, cfg.image_size, cfg.channels_last)}
-    return Training(model, opt, sched, out_dir, run_id, cfg.epochs, HISTORY_FIELDS, entries)
+    run_id = engine.fingerprint(
+        to_dict(cfg), seed, __name__, engine.array_digest(train.content_key())
+    )
+    entries = {"config": trained.checkpoint_config(det_cfg, cfg.image_size, cfg.channels_last)}
+    return engine.Training(model, opt, sched, out_dir, run_id, cfg.epochs, HISTORY_FIELDS, entries)
 
 
 def train_detector(
@@ -198,7 +178,7 @@ def train_detector(
     seed: int,
     device: torch.device | None = None,
     workers: int = 0,
-) -> FitResult:
+) -> engine.FitResult:
     """Train (or resume) the detector of `cfg` on the frames of ``cfg.subjects`` in
     ``extract_dir/h36m.parquet``. Writes ``out_dir/checkpoint.pt`` and ``out_dir/history.csv``
     after every epoch. Raises ValueError for a subject of the challenge's Val/Test images, no
@@ -212,8 +192,8 @@ def train_detector(
     curve_frames = None if heldout is None else heldout.even_sample(EPOCH_EVAL_IMAGES)
     training = _training(cfg, train, Path(out_dir), seed, device)
     model, det_cfg = training.model, detector_config(cfg)
-    dataset = BoxFrames(train, det_cfg, cfg.image_size or NATIVE_SIZE[cfg.arch])
-    loaded = LoadedDetector(model, det_cfg, cfg.image_size, cfg.channels_last, device)
+    dataset = BoxFrames(train, det_cfg, cfg.image_size or trained.NATIVE_SIZE[cfg.arch])
+    loaded = trained.LoadedDetector(model, det_cfg, cfg.image_size, cfg.channels_last, device)
 
     def step_loss(batch: tuple[list, list]) -> tuple[torch.Tensor, int]:
         images = [im.to(device, non_blocking=True) for im in batch[0]]
@@ -222,13 +202,13 @@ def train_detector(
         return losses["bbox_regression"] + losses["classification"], len(images)
 
     def run_epoch(epoch: int) -> dict[str, float]:
-        torch.manual_seed(epoch_seed(seed, epoch))  # the augmentation's draws when workers=0
+        torch.manual_seed(engine.epoch_seed(seed, epoch))  # the augmentation's draws when workers=0
         loader = torch.utils.data.DataLoader(
             dataset, batch_size=cfg.batch_size, shuffle=True, drop_last=True,
             num_workers=workers, collate_fn=_collate,
-            generator=torch.Generator().manual_seed(epoch_seed(seed, epoch)),
+            generator=torch.Generator().manual_seed(engine.epoch_seed(seed, epoch)),
         )  # fmt: skip
-        stats = train_one_epoch(
+        stats = engine.train_one_epoch(
             model, training.optimizer, training.scheduler, loader, step_loss, len(loader),
             f"train_detector epoch {epoch + 1}/{cfg.epochs}", grad_clip=GRAD_CLIP_NORM,
         )  # fmt: skip
@@ -239,7 +219,7 @@ def train_detector(
         return {"train_loss": stats.loss, "samples": stats.samples, "heldout_ap50": ap,
                 "train_seconds": stats.seconds, "images_per_s": stats.samples / stats.seconds}  # fmt: skip
 
-    result = fit(training, run_epoch, lambda r: (
+    result = engine.fit(training, run_epoch, lambda r: (
         f"loss {r['train_loss']:.4f}, held-out AP50 {r['heldout_ap50']:.3f} "
         f"({0 if curve_frames is None else len(curve_frames)} frames), "
         f"{r['train_seconds']:.1f} s, {r['images_per_s']:.1f} images/s"))  # fmt: skip
@@ -285,7 +265,7 @@ def detections_figure(
         ax.imshow(read_rgb(path))
         x0, y0, x1, y1 = truth
         ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec="lime", lw=1.5))
-        best = best_person_box(det)
+        best = ssd.best_person_box(det)
         if best is not None:
             (b0, c0, b1, c1), score = best
             ax.add_patch(Rectangle((b0, c0), b1 - b0, c1 - c0, fill=False, ec="red", lw=1.5))
@@ -296,7 +276,7 @@ def detections_figure(
 
 
 def evaluate_detector(
-    det: LoadedDetector, sets: Mapping[str, Frames2D], out_dir: str | Path, per_set: int = 4
+    det: trained.LoadedDetector, sets: Mapping[str, Frames2D], out_dir: str | Path, per_set: int = 4
 ) -> dict[str, float]:
     """``<set>_ap50``, ``<set>_best_box_recall`` and ``<set>_images`` of each set; draws
     ``detections.png`` from `per_set` evenly spaced images of each."""
@@ -325,7 +305,7 @@ def train_detector_stage(
     ``detections.png``. Returns the metrics."""
     device = device or torch.device("cpu")
     result = train_detector(cfg, extract_dir, out_dir, seed, device)
-    det = load_detector(result.checkpoint, device)
+    det = trained.load_detector(result.checkpoint, device)
     t0 = time.perf_counter()
     metrics = evaluate_detector(det, eval_sets(cfg, extract_dir), out_dir)
     metrics |= {

@@ -35,20 +35,8 @@ from pose3d.lifting.mirror import flip_lr_dataset
 from pose3d.lifting.normalization import NormStats, compute_stats, normalize_2d, normalize_3d
 from pose3d.metrics import mpjpe
 from pose3d.plots import curves_figure, save_figure
+from tasks import engine
 from tasks._prefect import logger, stage_task
-from tasks.engine import (
-    FitResult,
-    Training,
-    array_digest,
-    epoch_seed,
-    fingerprint,
-    fit,
-    recalibrate_batch_norm,
-    reuse_freed_memory,
-    seed_everything,
-    tensor_batches,
-    train_one_epoch,
-)
 from tasks.lifter.inference import LoadedLifter, predict_dataset
 
 CURVES = "curves.png"
@@ -148,7 +136,7 @@ def train_lifter(
     out_dir: str | Path,
     seed: int,
     device: torch.device | None = None,
-) -> FitResult:
+) -> engine.FitResult:
     """Train (or resume) a lifter on `train`, validating on `val` (None or empty: no curve).
 
     Writes ``out_dir/checkpoint.pt`` and ``out_dir/history.csv`` after every epoch. Raises
@@ -161,40 +149,42 @@ def train_lifter(
             "train_lifter.model.matmul_dtype=bfloat16 but this CPU has no native bfloat16 "
             "matmul: training will be slower than with float32"
         )
-    reuse_freed_memory()
+    engine.reuse_freed_memory()
     data = training_set(train, cfg)
     if len(data.x) < cfg.batch_size:
         raise ValueError(
             f"training split has {len(data.x)} rows, fewer than one batch ({cfg.batch_size})"
         )
-    seed_everything(seed)
+    engine.seed_everything(seed)
     model = Lifter(cfg.model).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
     total_steps = cfg.epochs * (len(data.x) // cfg.batch_size)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(cfg, s, total_steps))
-    rows_digest = array_digest([data.rows.kp2d_px, data.rows.pose3d_cam_mm, data.rows.geometry])
-    training = Training(
-        model, opt, sched, Path(out_dir), fingerprint(to_dict(cfg), seed, __name__, rows_digest),
+    rows_digest = engine.array_digest(
+        [data.rows.kp2d_px, data.rows.pose3d_cam_mm, data.rows.geometry]
+    )
+    training = engine.Training(
+        model, opt, sched, Path(out_dir), engine.fingerprint(to_dict(cfg), seed, __name__, rows_digest),
         cfg.epochs, HISTORY_FIELDS, {"config": to_dict(cfg.model), "stats": data.stats.to_dict(),
                                      "extra": {"flip_test": cfg.flip_test}},
     )  # fmt: skip
     loss_fn = lifter_loss(cfg.loss, data.stats.std_3d, device)
 
     def run_epoch(epoch: int) -> dict[str, float]:
-        gen = torch.Generator().manual_seed(epoch_seed(seed, epoch))
+        gen = torch.Generator().manual_seed(engine.epoch_seed(seed, epoch))
         x, y = (a.to(device) for a in epoch_arrays(data, cfg, seed, epoch))
-        stats = train_one_epoch(
-            model, opt, sched, tensor_batches((x, y), cfg.batch_size, gen),
+        stats = engine.train_one_epoch(
+            model, opt, sched, engine.tensor_batches((x, y), cfg.batch_size, gen),
             lambda batch: (loss_fn(model(batch[0]), batch[1]), len(batch[0])),
             len(x) // cfg.batch_size, f"epoch {epoch + 1}/{cfg.epochs}",
             after_step=model.max_norm_step_,
         )  # fmt: skip
-        recalibrate_batch_norm(model, x, cfg.bn_recalibration_batches, cfg.batch_size, gen)
+        engine.recalibrate_batch_norm(model, x, cfg.bn_recalibration_batches, cfg.batch_size, gen)
         return {"train_loss": stats.loss, "samples": stats.samples,
                 "val_mpjpe_p1_mm": _validate(LoadedLifter(model, data.stats, cfg.flip_test), val),
                 "train_seconds": stats.seconds, "samples_per_s": stats.samples / stats.seconds}  # fmt: skip
 
-    return fit(training, run_epoch, _describe)
+    return engine.fit(training, run_epoch, _describe)
 
 
 def _describe(row: dict[str, float]) -> str:
@@ -218,7 +208,7 @@ def train_lifter_stage(
     out_dir: str | Path,
     seed: int,
     device: torch.device | None = None,
-) -> FitResult:
+) -> engine.FitResult:
     """The stage: `train_lifter`, then ``curves.png`` from the history."""
     result = train_lifter(train, val, cfg, out_dir, seed, device)
     if result.history:

@@ -227,7 +227,7 @@ def test_interrupted_training_resumes_to_the_same_model(
 ) -> None:
     data, cfg = _dataset(), _train_cfg(epochs=3, bn_recalibration_batches=2)
     full = tl.train_lifter(data, None, cfg, tmp_path / "full", seed=0)
-    real_epoch = tl.train_one_epoch
+    real_epoch = engine.train_one_epoch
     calls = {"n": 0}
 
     def crash_in_epoch_2(*args: object, **kwargs: object) -> object:
@@ -236,10 +236,10 @@ def test_interrupted_training_resumes_to_the_same_model(
             raise KeyboardInterrupt
         return real_epoch(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(tl, "train_one_epoch", crash_in_epoch_2)
+    monkeypatch.setattr(engine, "train_one_epoch", crash_in_epoch_2)
     with pytest.raises(KeyboardInterrupt):
         tl.train_lifter(data, None, cfg, tmp_path / "cut", seed=0)
-    monkeypatch.setattr(tl, "train_one_epoch", real_epoch)
+    monkeypatch.setattr(engine, "train_one_epoch", real_epoch)
     resumed = tl.train_lifter(data, None, cfg, tmp_path / "cut", seed=0)
     assert resumed.epochs_run == 2
     a = li.load_lifter(full.checkpoint).model.state_dict()
