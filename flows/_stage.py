@@ -69,10 +69,24 @@ def parse_stage_args(spec: StageSpec, argv: Sequence[str] | None = None) -> argp
     args = _parser(spec).parse_args(argv)
     try:
         args.params_obj = load_params(args.params, list(args.overrides))
+        _check_device(args.params_obj.device, args.params, list(args.overrides))
     except ConfigError as err:
         print(f"{spec.name}: bad params: {err}", file=sys.stderr)
         raise SystemExit(2) from None
     return args
+
+
+def _check_device(device: str, path: str, overrides: list[str]) -> None:
+    """``device: cuda`` on a machine whose torch sees no GPU fails here, at once, not after the
+    stage has loaded its data (torch is imported only to ask)."""
+    if device != "cuda":
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        given = [o.strip() for o in overrides if o.split("=", 1)[0].strip() == "device"]
+        where = f"--set {given[-1]}" if given else path
+        raise ConfigError(f"{where}: device: cuda, but torch sees no CUDA device (use auto or cpu)")
 
 
 def preflight_when_main(spec: StageSpec, module_name: str) -> None:

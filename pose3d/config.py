@@ -158,6 +158,25 @@ DETECTOR_ARCHS = ("ssdlite320_mobilenet_v3_large", "ssd300_vgg16")
 CPN_BACKBONES = ("resnet18", "resnet50")
 
 
+CHALLENGE_SPLITS: tuple[str, ...] = ("Train", "Val", "Test")  # the challenge's folders
+
+
+def _check_splits(key: str, splits: Sequence[str], allow_empty: bool = False) -> None:
+    """Challenge splits: known names, each once (and at least one unless `allow_empty`)."""
+    unknown = [s for s in splits if s not in CHALLENGE_SPLITS]
+    if unknown:
+        raise ConfigError(f"{key}: {unknown} are not challenge splits {CHALLENGE_SPLITS}")
+    if len(set(splits)) != len(splits):
+        raise ConfigError(f"{key}: {list(splits)} names a split twice")
+    if not splits and not allow_empty:
+        raise ConfigError(f"{key}: expected a non-empty list of challenge splits")
+
+
+def _at_least(key: str, value: int, low: int) -> None:
+    if value < low:
+        raise ConfigError(f"{key}: expected >= {low}, got {value}")
+
+
 def _check_2d_subjects(section: str, subjects: Sequence[str], heldout: Sequence[str]) -> None:
     if not subjects:
         raise ConfigError(f"{section}.subjects: expected a non-empty list of training subjects")
@@ -208,6 +227,7 @@ class TrainDetectorConfig:
             )
         if self.max_images < 0 or not 0.0 <= self.score_thresh < 1.0:
             raise ConfigError("train_detector: need max_images >= 0 and 0 <= score_thresh < 1")
+        _check_splits("train_detector.eval_splits", self.eval_splits, allow_empty=True)
         _check_2d_subjects("train_detector", self.subjects, self.heldout_subjects)
         _check_training("train_detector", self.epochs, self.batch_size, self.lr)
 
@@ -290,19 +310,13 @@ class Infer2DConfig:
             raise ConfigError(
                 f"infer_2d.variants: expected distinct values of {INFER_VARIANTS}, got {list(self.variants)}"
             )
-        if not self.splits:
-            raise ConfigError("infer_2d.splits: expected a non-empty list of challenge splits")
+        _check_splits("infer_2d.splits", self.splits)
         if self.runner not in RUNNERS:
             raise ConfigError(f"infer_2d.runner: expected one of {RUNNERS}, got {self.runner!r}")
-        if (
-            self.batch_size < 1
-            or self.shard_size < 1
-            or self.loader_workers < 0
-            or self.dask_workers < 1
-        ):
-            raise ConfigError(
-                "infer_2d: need batch_size >= 1, shard_size >= 1, loader_workers >= 0, dask_workers >= 1"
-            )
+        for key, value, low in (("batch_size", self.batch_size, 1), ("shard_size", self.shard_size, 1),
+                                ("loader_workers", self.loader_workers, 0),
+                                ("dask_workers", self.dask_workers, 1)):  # fmt: skip
+            _at_least(f"infer_2d.{key}", value, low)
         if not 0.0 <= self.min_person_score < 1.0 or self.max_pixels < 1:
             raise ConfigError("infer_2d: need 0 <= min_person_score < 1 and max_pixels >= 1")
 

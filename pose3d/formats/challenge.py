@@ -18,11 +18,12 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from pose3d.config import CHALLENGE_SPLITS
 from pose3d.frames import ARRAY_SHAPES, frames_arrays, frames_table, read_frames, stored_path
 from pose3d.images import verify_image
 from pose3d.skeleton import NUM_JOINTS
 
-SPLITS: tuple[str, ...] = ("Train", "Val", "Test")
+SPLITS: tuple[str, ...] = CHALLENGE_SPLITS
 IMAGE_DIR = "IMG"
 POSE_DIR = "POSE"
 LABELS_DIR = "_labels"

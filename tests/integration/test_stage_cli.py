@@ -45,3 +45,16 @@ def test_bad_params_are_one_line_before_anything_starts(repo_root: Path) -> None
     assert len(proc.stderr.strip().splitlines()) == 1
     proc, _ = _run(repo_root, "-m", "flows.evaluate", "--params", "absent.yaml")
     assert proc.returncode == 2 and "absent.yaml: params file not found" in proc.stderr
+
+
+def test_cuda_without_a_gpu_fails_at_once(repo_root: Path) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("torch sees a CUDA device here")
+    proc, seconds = _run(repo_root, "-m", "flows.train_cpn", "--set", "device=cuda")
+    assert proc.returncode == 2 and seconds < 10
+    assert proc.stderr.strip() == (
+        "train_cpn: bad params: --set device=cuda: device: cuda, but torch sees no CUDA device "
+        "(use auto or cpu)"
+    )

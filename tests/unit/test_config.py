@@ -104,3 +104,23 @@ def test_a_params_file_can_extend_another(repo_root: Path, tmp_path: Path) -> No
     assert params.lifting.train == load_params(repo_root / "params.yaml").lifting.train
     real = load_params(repo_root / "params" / "h36m.yaml")  # the documented real-data file
     assert real.extract.challenge_splits == () and real.lifting.dataset == "h36m"
+
+
+@pytest.mark.parametrize(
+    ("override", "said"),
+    [
+        ("infer_2d.splits=[Tset]", "infer_2d.splits: ['Tset'] are not challenge splits"),
+        ("infer_2d.splits=[Val, Val]", "infer_2d.splits: ['Val', 'Val'] names a split twice"),
+        ("train_detector.eval_splits=[Vall]", "train_detector.eval_splits: ['Vall'] are not"),
+        ("infer_2d.shard_size=0", "infer_2d.shard_size: expected >= 1, got 0"),
+        ("infer_2d.dask_workers=0", "infer_2d.dask_workers: expected >= 1, got 0"),
+    ],
+)
+def test_splits_and_sizes_fail_at_once_naming_the_set(
+    repo_root: Path, override: str, said: str
+) -> None:
+    """A wrong split or size names the `--set` it came from (not params.yaml), before anything
+    reads a table."""
+    with pytest.raises(ConfigError) as err:
+        load_params(repo_root / "params.yaml", [override])
+    assert str(err.value).startswith(f"--set {override}: {said}")
