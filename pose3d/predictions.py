@@ -154,13 +154,23 @@ class KeypointFrames:
 
 
 def _array(value: Any, shape: tuple[int, ...], where: str) -> np.ndarray:
-    """JSON numbers (null = missing) as a float array of `shape`; ValueError naming `where`."""
+    """JSON numbers (null = missing) as a float array of `shape`; ValueError naming `where` and
+    the entry for anything else: a string (even "NaN"), a boolean, or a non-finite number (a
+    NaN or Infinity literal): only null marks a missing value."""
     try:
         array = np.array(value, dtype=np.float64)  # None -> NaN
     except (TypeError, ValueError) as err:
         raise ValueError(f"{where}: expected numbers of shape {shape} ({err})") from err
     if array.shape != shape:
         raise ValueError(f"{where}: expected shape {shape}, got {array.shape}")
+    leaves = np.array(value, dtype=object).reshape(-1)
+    for k, leaf in enumerate(leaves):
+        number = isinstance(leaf, int | float) and not isinstance(leaf, bool)
+        if leaf is None or (number and math.isfinite(leaf)):
+            continue
+        index = "".join(f"[{i}]" for i in np.unravel_index(k, shape))
+        kind = "not a finite number" if number else "not a number"
+        raise ValueError(f"{where}{index}: {leaf!r} is {kind}; write null for a missing value")
     return array
 
 

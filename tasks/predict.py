@@ -33,7 +33,7 @@ from pose3d.predictions import (
     read_keypoints_json,
     write_predictions,
 )
-from pose3d.skeleton import NUM_JOINTS
+from pose3d.skeleton import H36M17_JOINTS, NUM_JOINTS
 from tasks._prefect import logger, progress
 from tasks.lifter.inference import LoadedLifter, load_lifter, predict_lifter
 from tasks.route.images import (
@@ -251,11 +251,28 @@ def read_keypoint_input(path: Path) -> KeypointFrames:
                           arrays.scores.astype(np.float64), arrays.image_wh)  # fmt: skip
 
 
+def _say_missing(given: KeypointFrames, input_joints: Sequence[int]) -> None:
+    """Log the frames with a missing joint that the lifter reads: it is lifted with the training
+    mean in that joint's place (`pose3d.lifting.normalization`), which the user should know."""
+    missing = ~np.isfinite(given.kp2d_px[:, list(input_joints)]).all(axis=-1)
+    frames = np.flatnonzero(missing.any(axis=1))
+    if len(frames) == 0:
+        return
+    i = int(frames[0])
+    names = [H36M17_JOINTS[input_joints[int(j)]] for j in np.flatnonzero(missing[i])]
+    logger().warning(
+        "%d of %d frames miss joints the lifter reads; a missing joint is lifted as its training "
+        "mean (first: %s frame %d, %s)", len(frames), len(missing), given.source[i],
+        int(given.frame[i]), ", ".join(names),
+    )  # fmt: skip
+
+
 def run_lift(keypoints: Path, lifter_path: Path, out_json: Path, device: str = "cpu") -> dict:
     """Given 2D keypoints -> `out_json`, lifted by the checkpoint at `lifter_path`."""
     header = weights_header(Weights(lifter=lifter_path))
     lifter = load_lifter(lifter_path, NUM_JOINTS, torch.device(device))
     given = read_keypoint_input(keypoints)
+    _say_missing(given, lifter.stats.input_joints)
     pose = lift(lifter, given.kp2d_px, given.image_wh)
     frames = [
         FramePrediction(

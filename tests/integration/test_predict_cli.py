@@ -163,6 +163,35 @@ def test_a_bad_keypoints_file_is_named(tmp_path: Path, caplog: pytest.LogCapture
     assert "bad.json: frames[0].kp2d_px: expected shape (17, 2), got (16, 2)" in caplog.text
 
 
+@pytest.mark.parametrize(
+    ("joint", "said"),
+    [
+        ("NaN", "frames[0].kp2d_px[5][0]: 'NaN' is not a number; write null for a missing value"),
+        (float("nan"), "frames[0].kp2d_px[5][0]: nan is not a finite number; write null"),
+        (True, "frames[0].kp2d_px[5][0]: True is not a number"),
+    ],
+)
+def test_only_null_marks_a_missing_joint(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, joint: object, said: str
+) -> None:
+    """A string, a boolean or a NaN literal is refused by frame, joint and coordinate; a null
+    joint is lifted as its training mean, and the log says which frame missed which joint."""
+    lifter = write_lifter(tmp_path / "lifter.pt")
+    kp = _kp_h36m(1).tolist()
+    kp[0][5] = [joint, 3.0]
+    path = tmp_path / "odd.json"
+    path.write_text(json.dumps([{"kp2d_px": kp[0]}]))  # json writes float("nan") as NaN
+    assert _lift(path, lifter, tmp_path / "pred.json") == 1
+    assert f"odd.json: {said}" in caplog.text
+    assert not (tmp_path / "pred.json").exists()
+    kp[0][5] = None
+    path.write_text(json.dumps([{"kp2d_px": kp[0]}, {"kp2d_px": _kp_h36m(1).tolist()[0]}]))
+    caplog.clear()
+    assert _lift(path, lifter, tmp_path / "pred.json") == 0
+    assert "1 of 2 frames miss joints the lifter reads" in caplog.text
+    assert f"(first: {path} frame 0, LKnee)" in caplog.text
+
+
 def test_the_console_script_is_declared(repo_root: Path) -> None:
     project = tomllib.loads((repo_root / "pyproject.toml").read_text())["project"]
     assert project["scripts"]["pose3d"] == "flows.cli:main"
