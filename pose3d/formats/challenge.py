@@ -48,32 +48,40 @@ def sidecar_path(root: str | os.PathLike[str], split: str) -> Path:
     return Path(root) / LABELS_DIR / f"{split}.parquet"
 
 
-def _numbers(folder: Path, suffix: str) -> list[int]:
-    """Sorted numbers of the ``<digits><suffix>`` files in `folder`; other names are an error."""
+def _numbers(folder: Path, suffix: str, on_bad: OnBad | None = None) -> list[int]:
+    """Sorted numbers of the ``<digits><suffix>`` files in `folder` (the suffix in lower case,
+    as the layout writes it; hidden files ignored). Any other file is an error naming it, or,
+    with `on_bad`, reported and passed over: a stray ``Thumbs.db`` costs nothing but its line."""
     numbers = []
-    for path in folder.iterdir():
+    for path in sorted(folder.iterdir()):
         if path.name.startswith("."):
             continue
-        if path.suffix.lower() != suffix or not path.stem.isdigit():
-            raise ValueError(f"{path}: unexpected file, expected names like 00001{suffix}")
+        if path.suffix != suffix or not path.stem.isdigit():
+            reason = f"{path}: unexpected file, expected names like 00001{suffix}"
+            if on_bad is None:
+                raise ValueError(reason)
+            on_bad(path, reason)
+            continue
         numbers.append(int(path.stem))
     return sorted(numbers)
 
 
-def list_images(root: str | os.PathLike[str], split: str) -> list[int]:
+def list_images(root: str | os.PathLike[str], split: str, on_bad: OnBad | None = None) -> list[int]:
     """Image numbers of a split, sorted. Raises FileNotFoundError if it has no IMG folder."""
     folder = Path(root) / split / IMAGE_DIR
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such folder (challenge split {split!r})")
-    return _numbers(folder, ".jpg")
+    return _numbers(folder, ".jpg", on_bad)
 
 
-def list_poses(root: str | os.PathLike[str], split: str) -> list[int] | None:
+def list_poses(
+    root: str | os.PathLike[str], split: str, on_bad: OnBad | None = None
+) -> list[int] | None:
     """Pose numbers of a split, sorted; None if the split has no POSE folder (like Test)."""
     folder = Path(root) / split / POSE_DIR
     if not folder.is_dir():
         return None
-    return _numbers(folder, ".csv")
+    return _numbers(folder, ".csv", on_bad)
 
 
 def parse_pose_csv(text: str, where: str) -> np.ndarray:
@@ -194,7 +202,7 @@ def _match_poses(
     root: Path, split: str, images: list[int], on_bad: OnBad | None
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Image numbers that keep a row, and their CSV poses (None where the split has no POSE)."""
-    poses = list_poses(root, split)
+    poses = list_poses(root, split, on_bad)
     if poses is None:
         return np.asarray(images, dtype=np.int64), None
     orphans = sorted(set(poses) - set(images))
@@ -218,7 +226,7 @@ def read_split(root: str | os.PathLike[str], split: str, on_bad: OnBad | None = 
     or are reported to `on_bad` and their rows left out.
     """
     root = Path(root)
-    images = list_images(root, split)
+    images = list_images(root, split, on_bad)
     if not images:
         raise ValueError(f"{root / split / IMAGE_DIR}: no images (expected 00001.jpg, ...)")
     numbers, poses = _match_poses(root, split, images, on_bad)
@@ -297,5 +305,5 @@ def read_splits(
         except (FileNotFoundError, ValueError) as err:  # the split as a whole is bad
             if on_bad is None:
                 raise
-            on_bad(folder, str(err))
+            on_bad(folder, f"challenge split {split!r} left out: {err}")
     return tables

@@ -170,3 +170,25 @@ def test_read_splits_missing_root_and_split(tmp_path) -> None:
     skipped: list[Path] = []
     tables = read_splits(tmp_path, ["Val", "Train"], on_bad=lambda p, r: skipped.append(p))
     assert [t.num_rows for t in tables] == [2] and skipped == [tmp_path / "Train" / "IMG"]
+
+
+def test_a_stray_file_costs_its_line_not_its_split(tmp_path) -> None:
+    """With skipping on, a Thumbs.db or an upper-case 00007.JPG (not the layout's names) is
+    reported by name and passed over; the split's images are all read. Without, it raises by
+    name. A split left out as a whole is reported as the split."""
+    from pose3d.formats.challenge import read_splits
+
+    _split(tmp_path, "Val", 3)
+    (tmp_path / "Val" / "IMG" / "Thumbs.db").write_bytes(b"\0" * 10)
+    _jpeg(tmp_path / "Val" / "IMG" / "00007.JPG")
+    (tmp_path / "Val" / "POSE" / "notes.txt").write_text("hello")
+    with pytest.raises(ValueError, match=r"00007.JPG: unexpected file"):
+        read_split(tmp_path, "Val")
+    skipped: list[tuple[Path, str]] = []
+    table = read_split(tmp_path, "Val", on_bad=lambda p, r: skipped.append((p, r)))
+    assert frames_arrays(table)["frame"].tolist() == [1, 2, 3]
+    assert sorted(p.name for p, _ in skipped) == ["00007.JPG", "Thumbs.db", "notes.txt"]
+    assert all("unexpected file" in reason for _, reason in skipped)
+    said: list[str] = []
+    read_splits(tmp_path, ["Val", "Train"], on_bad=lambda p, r: said.append(r))
+    assert said[-1].startswith("challenge split 'Train' left out: ")
