@@ -209,18 +209,40 @@ def load_challenge_images(extract_dir: str | Path, splits: Sequence[str]) -> Cha
 SHARD_RELEVANT = ("variants", "batch_size", "shard_size", "min_person_score", "max_pixels")
 
 
+def image_digests(paths: Sequence[str]) -> list[str]:
+    """The md5 of each image's bytes ("" for one that cannot be read): what the shards of a
+    path hold depends on what is at the path, not its name. About 0.1 s per 50 MB."""
+    out = []
+    for path in paths:
+        try:
+            out.append(hashlib.md5(Path(path).read_bytes()).hexdigest())
+        except OSError:
+            out.append("")
+    return out
+
+
 def work_key(
     cfg: Infer2DConfig, margin: float, models: dict[str, str], images: ChallengeImages
 ) -> str:
     """What decides the shards' content: models, code, the settings that change results, the
-    images. Runner, workers and batch size of decoding do not."""
+    images' paths and bytes. Runner, workers and batch size of decoding do not."""
     settings = {k: to_dict(cfg)[k] for k in SHARD_RELEVANT}
     blob = json.dumps(
         {"settings": settings, "margin": margin, "models": models,
-         "code": code_digest(__name__), "paths": list(images.image_path)},
+         "code": code_digest(__name__), "paths": list(images.image_path),
+         "images": image_digests(list(images.image_path))},
         sort_keys=True,
     )  # fmt: skip
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def drop_stale_work(root: Path, keep: str) -> list[Path]:
+    """Remove the shard folders under `root` of runs other than `keep` (other images, networks
+    or settings: they can never be resumed); returns what was removed."""
+    stale = [d for d in root.iterdir() if d.is_dir() and d.name != keep] if root.is_dir() else []
+    for folder in stale:
+        shutil.rmtree(folder, ignore_errors=True)
+    return stale
 
 
 def shard_specs(
@@ -348,6 +370,11 @@ def plan_infer_2d(
             raise FileNotFoundError(f"{path}: no {name} checkpoint (run `train_{name}`)")
         models[name] = weights_digest(path)
     key = work_key(cfg, cr.margin, models, images)
+    stale = drop_stale_work(work_root(out_dir), key)
+    if stale:
+        logger().info(
+            "infer_2d: removed the shards of %d earlier run(s) of other inputs", len(stale)
+        )
     work_dir = work_root(out_dir) / key
     work_dir.mkdir(parents=True, exist_ok=True)
     threads = 0
@@ -359,7 +386,11 @@ def plan_infer_2d(
         "infer_2d: %d images of %s in %d shards (%d done already, in %s), variants %s",
         len(images), list(cfg.splits), len(specs), done, work_dir, list(cfg.variants),
     )  # fmt: skip
-    params = {"infer_2d": to_dict(cfg), "cr": to_dict(cr)}
+    # the caches' producer: what decides their content, not how it was scheduled (runner,
+    # workers), so the same inputs give the same bytes whichever runner made them
+    scheduling = ("runner", "dask_address", "dask_workers", "loader_workers")
+    settings = {k: v for k, v in to_dict(cfg).items() if k not in scheduling}
+    params = {"infer_2d": settings, "cr": to_dict(cr)}
     producer = Producer("infer_2d", code_digest(__name__), models, params)
     return InferPlan(images, specs, str(work_dir), producer)
 

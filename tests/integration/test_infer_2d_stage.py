@@ -87,6 +87,8 @@ def test_threads_and_a_dask_local_cluster_write_the_same_caches(
         assert len(a.frame) == 10  # the corrupt image left out, the rest kept
         for name in ("frame", "kp2d_px", "scores", "box_xyxy_px", "image_wh"):
             np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+        same = (trained / "single" / f"{variant}.parquet").read_bytes()
+        assert same == (trained / "dask" / f"{variant}.parquet").read_bytes()  # runner-free
     assert not any((trained / ".work").rglob("*.npz"))  # merged shards are cleared
 
 

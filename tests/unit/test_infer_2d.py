@@ -19,10 +19,12 @@ from pose3d.frames import frames_table, write_frames
 from pose3d.keypoints import Producer, keypoints_to_arrays, read_keypoints
 from tasks.infer_2d import (
     decoded_batches,
+    drop_stale_work,
     load_challenge_images,
     merge_shards,
     run_shard,
     shard_specs,
+    work_key,
 )
 from tasks.route.frames import write_images_table
 from tasks.route.images import Networks, Timer, infer_images
@@ -156,6 +158,27 @@ def test_shards_resume_and_merge_into_valid_caches_with_bad_images_reported(
         assert list(arrays.frame) == [1, 2, 3, 4]  # the two bad images left out, order kept
         boxed = np.isfinite(arrays.box_xyxy_px).all(axis=1)
         assert list(boxed) == ([True, True, True, False] if variant == "cr" else [False] * 4)
+
+
+def test_shards_are_keyed_by_the_images_bytes_and_stale_ones_removed(tmp_path: Path) -> None:
+    """An image replaced at the same path (an interrupted run, then new pixels) gets new shards,
+    not the old person's box and 2D; another run's shard folders are removed."""
+    cfg, models = _cfg(), {"cpn": "weights digest"}
+    images = load_challenge_images(_table(tmp_path), ["Val"])
+    key = work_key(cfg, 0.25, models, images)
+    assert work_key(cfg, 0.25, models, images) == key  # the same bytes: the same shards
+    assert work_key(dataclasses.replace(cfg, runner="dask"), 0.25, models, images) == key
+    grey = Path(images.image_path[1])
+    cv2.imwrite(str(grey), np.zeros((90, 120), np.uint8))  # other pixels, same path and size
+    assert work_key(cfg, 0.25, models, images) != key
+    root = tmp_path / "work"
+    for name in (key, "other-run", "third-run"):
+        (root / name).mkdir(parents=True)
+        (root / name / "shard-00000.npz").write_bytes(b"x")
+    removed = drop_stale_work(root, key)
+    assert sorted(p.name for p in removed) == ["other-run", "third-run"]
+    assert [p.name for p in root.iterdir()] == [key]
+    assert drop_stale_work(tmp_path / "absent", key) == []
 
 
 def test_any_images_become_a_table_infer_2d_reads(tmp_path: Path) -> None:
