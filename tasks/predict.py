@@ -117,12 +117,19 @@ def lift(lifter: LoadedLifter, kp2d_px: np.ndarray, image_wh: np.ndarray) -> np.
 
 
 def expand_inputs(paths: Sequence[Path]) -> list[Path]:
-    """Folders replaced by their images and videos (sorted, not recursive); files kept."""
+    """Folders replaced by their images and videos (sorted, not recursive: a folder's subfolders
+    are named in a warning, to be given as inputs of their own); files kept."""
     out: list[Path] = []
     for path in paths:
         if path.is_dir():
             suffixes = IMAGE_SUFFIXES | VIDEO_SUFFIXES
             out += sorted(p for p in path.iterdir() if p.suffix.lower() in suffixes)
+            inner = sorted(p.name for p in path.iterdir() if p.is_dir())
+            if inner:
+                logger().warning(
+                    "%s: subfolders not looked into (%s); give them as inputs to include them",
+                    path, ", ".join(inner),
+                )  # fmt: skip
         else:
             out.append(path)
     return out

@@ -47,6 +47,8 @@ def test_images_a_folder_and_a_video_give_one_valid_json_and_figures(
         cv2.imwrite(str(folder / f"im{i}.png"), _image(i))
     (folder / "broken.jpg").write_bytes(b"\xff\xd8 not a JPEG at all")
     (folder / "notes.txt").write_text("not an input")  # not an image suffix: not listed
+    (folder / "more").mkdir()  # not looked into, and the log says so
+    cv2.imwrite(str(folder / "more" / "im9.png"), _image(9))
     video = tmp_path / "clip.mp4"
     write_video(video, [_image(10 + i) for i in range(3)], fps=10.0)
     out, figures = tmp_path / "pred.json", tmp_path / "figs"
@@ -59,6 +61,7 @@ def test_images_a_folder_and_a_video_give_one_valid_json_and_figures(
     ]  # fmt: skip
     assert [Path(e["source"]).name for e in doc["errors"]] == ["broken.jpg"]
     assert "broken.jpg" in caplog.text
+    assert f"{folder}: subfolders not looked into (more)" in caplog.text
     assert set(doc["weights"]) == {"detector", "cpn", "lifter"}
     assert all(len(w["sha256"]) == 64 for w in doc["weights"].values())
     for frame in doc["frames"]:
