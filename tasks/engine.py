@@ -110,9 +110,30 @@ def save_checkpoint(path: Path, state: Mapping[str, Any]) -> None:
         tmp.write_bytes(buf.getvalue())
 
 
-def load_checkpoint(path: str | Path, required: Sequence[str] = ("model", "config")) -> dict:
+KINDS = ("detector", "cpn", "lifter")  # a checkpoint's ``kind``: the trainer that wrote it
+
+
+def checkpoint_kind(state: Mapping[str, Any]) -> str:
+    """The trainer that wrote `state`: its ``kind`` entry, or for a checkpoint written before
+    there was one, what its entries say ("" when they say nothing)."""
+    if "kind" in state:
+        return str(state["kind"])
+    extra, config = state.get("extra"), state.get("config")
+    if "stats" in state:
+        return "lifter"
+    if isinstance(extra, Mapping) and "margin" in extra:
+        return "cpn"
+    if isinstance(config, Mapping) and "detector" in config:
+        return "detector"
+    return ""
+
+
+def load_checkpoint(
+    path: str | Path, required: Sequence[str] = ("model", "config"), kind: str = ""
+) -> dict:
     """Read a checkpoint onto the CPU. Raises FileNotFoundError when it is missing and
-    CheckpointError naming the file when it cannot be read or lacks a `required` entry."""
+    CheckpointError naming the file when it cannot be read, was written by another trainer
+    than `kind` (where given; the message names both) or lacks a `required` entry."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: checkpoint not found")
@@ -126,6 +147,9 @@ def load_checkpoint(path: str | Path, required: Sequence[str] = ("model", "confi
         ) from err
     if not isinstance(state, dict):
         raise CheckpointError(f"{path}: not a pose3d checkpoint (a {type(state).__name__})")
+    found = checkpoint_kind(state)
+    if kind and found and found != kind:
+        raise CheckpointError(f"{path}: a {found} checkpoint, where a {kind} checkpoint is needed")
     for key in required:
         if key not in state:
             raise CheckpointError(f"{path}: not a pose3d checkpoint of this kind (no {key!r})")
@@ -252,6 +276,7 @@ class Training:
     epochs: int
     history_fields: Sequence[str]
     entries: dict[str, Any] = field(default_factory=dict)
+    kind: str = ""  # the trainer: one of KINDS, saved as the checkpoint's ``kind``
 
     @property
     def checkpoint(self) -> Path:
@@ -300,7 +325,7 @@ def fit(
             "model": {k: v.detach().cpu().contiguous() for k, v in t.model.state_dict().items()},
             "optimizer": t.optimizer.state_dict(), "scheduler": t.scheduler.state_dict(),
             "rng": torch.get_rng_state(), "epoch": epoch + 1, "fingerprint": t.fingerprint,
-            "history": history, **t.entries,
+            "history": history, "kind": t.kind, **t.entries,
         })  # fmt: skip
         write_history(t.out_dir / HISTORY, history, t.history_fields)
     if start >= t.epochs:  # complete already: restore the curves (DVC deletes them before a run)

@@ -269,7 +269,9 @@ def _training(
     extra = {"margin": margin, "flip_test": cfg.flip_test, "bf16": cfg.bf16,
              "channels_last": cfg.channels_last}  # fmt: skip
     entries = {"config": dataclasses.asdict(net), "extra": extra}
-    return engine.Training(model, opt, sched, out_dir, run_id, cfg.epochs, HISTORY_FIELDS, entries)
+    return engine.Training(
+        model, opt, sched, out_dir, run_id, cfg.epochs, HISTORY_FIELDS, entries, kind="cpn"
+    )
 
 
 def train_cpn(

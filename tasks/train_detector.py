@@ -168,7 +168,9 @@ def _training(
         to_dict(cfg), seed, __name__, engine.array_digest(train.content_key())
     )
     entries = {"config": trained.checkpoint_config(det_cfg, cfg.image_size, cfg.channels_last)}
-    return engine.Training(model, opt, sched, out_dir, run_id, cfg.epochs, HISTORY_FIELDS, entries)
+    return engine.Training(
+        model, opt, sched, out_dir, run_id, cfg.epochs, HISTORY_FIELDS, entries, kind="detector"
+    )
 
 
 def train_detector(

@@ -163,11 +163,12 @@ def train_lifter(
     rows_digest = engine.array_digest(
         [data.rows.kp2d_px, data.rows.pose3d_cam_mm, data.rows.geometry]
     )
+    entries = {"config": to_dict(cfg.model), "stats": data.stats.to_dict(),
+               "extra": {"flip_test": cfg.flip_test}}  # fmt: skip
+    run_id = engine.fingerprint(to_dict(cfg), seed, __name__, rows_digest)
     training = engine.Training(
-        model, opt, sched, Path(out_dir), engine.fingerprint(to_dict(cfg), seed, __name__, rows_digest),
-        cfg.epochs, HISTORY_FIELDS, {"config": to_dict(cfg.model), "stats": data.stats.to_dict(),
-                                     "extra": {"flip_test": cfg.flip_test}},
-    )  # fmt: skip
+        model, opt, sched, Path(out_dir), run_id, cfg.epochs, HISTORY_FIELDS, entries, "lifter"
+    )
     loss_fn = lifter_loss(cfg.loss, data.stats.std_3d, device)
 
     def run_epoch(epoch: int) -> dict[str, float]:

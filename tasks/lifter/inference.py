@@ -41,7 +41,7 @@ def load_lifter(
     when it is missing, CheckpointError naming the file when it cannot be read, ValueError when
     it was made for another number of joints than `num_joints` (if given)."""
     path = Path(path)
-    state = load_checkpoint(path, ("model", "config", "stats"))
+    state = load_checkpoint(path, ("model", "config", "stats"), kind="lifter")
     try:
         cfg = from_dict(LifterConfig, state["config"], "config")
     except ValueError as err:

@@ -84,7 +84,7 @@ def load_cpn(path: str | Path, device: torch.device | None = None) -> LoadedCPN:
     """Rebuild a CPN from a checkpoint on `device` (default cpu). Raises FileNotFoundError when
     it is missing and CheckpointError naming the file when it is not a CPN checkpoint."""
     path = Path(path)
-    state = load_checkpoint(path, ("model", "config", "extra"))
+    state = load_checkpoint(path, ("model", "config", "extra"), kind="cpn")
     try:
         cfg = cpn_config_from_dict(state["config"])
         extra = state["extra"]

@@ -83,7 +83,7 @@ def load_detector(path: str | Path, device: torch.device | None = None) -> Loade
     read or is not a detector checkpoint."""
     path = Path(path)
     device = device or torch.device("cpu")
-    state = load_checkpoint(path, ("model", "config"))
+    state = load_checkpoint(path, ("model", "config"), kind="detector")
     config: Mapping[str, Any] = state["config"]
     try:
         cfg = DetectorConfig(**config["detector"])

@@ -124,3 +124,26 @@ def test_fit_resumes_to_the_same_model_and_history(tmp_path: Path) -> None:
     assert (tmp_path / "partial" / engine.HISTORY).read_text().count("\n") == 5
     other = _fit(tmp_path / "partial", 4, {"run": 2})  # another run's checkpoint: from scratch
     assert other.epochs_run == 4
+
+
+def test_a_checkpoint_of_another_trainer_is_named_as_such(tmp_path: Path) -> None:
+    """A detector checkpoint given where a CPN's is needed says so, by kind, whether it says
+    its kind (written by `fit`) or is recognised by its entries (written before)."""
+    state = _state()
+    path = tmp_path / "det.pt"
+    engine.save_checkpoint(path, {**state, "kind": "detector"})
+    with pytest.raises(
+        engine.CheckpointError, match=r"det.pt: a detector checkpoint, where a cpn checkpoint"
+    ):
+        engine.load_checkpoint(path, ("model", "config", "extra"), kind="cpn")
+    assert engine.load_checkpoint(path, kind="detector")["kind"] == "detector"
+    older = {
+        "lifter": {**state, "stats": {}},
+        "cpn": {**state, "extra": {"margin": 0.25}},
+        "detector": {**state, "config": {"detector": {}, "image_size": 224}},
+        "": state,
+    }
+    assert {engine.checkpoint_kind(s): k for k, s in older.items()} == {k: k for k in older}
+    engine.save_checkpoint(path, older["cpn"])
+    with pytest.raises(engine.CheckpointError, match="a cpn checkpoint, where a lifter"):
+        engine.load_checkpoint(path, ("model", "config", "stats"), kind="lifter")
