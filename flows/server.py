@@ -4,8 +4,9 @@ per stage). State lives in the repository (``.prefect/``, prefect.toml's ``home`
 
     python -m flows.server [--port 4200] -- COMMAND ...
 
-If a server already answers on the port (``make ui`` in another shell), the command uses it and
-the runs appear there live; otherwise a server is started on the port (``--port 0``: a free one),
+If this checkout's server already answers on the port (``make ui`` in another shell; it left
+``.prefect/server.json``), the command uses it and the runs appear there live; otherwise a server
+is started on the port (``--port 0``, or the port taken by another project's server: a free one),
 the command runs, and the server is stopped. ``make run`` runs ``dvc repro`` this way; ``make ui``
 runs ``python -m flows.serve`` this way and keeps the server for as long as it serves.
 Exits with the command's exit code.
@@ -14,6 +15,7 @@ Exits with the command's exit code.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 import subprocess
@@ -22,11 +24,13 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import IO
 
 from flows.serve import server_problem
 
 HOST = "127.0.0.1"
+OWNER_FILE = ".prefect/server.json"  # in the checkout: the port and pid of the server it started
 STARTUP_TIMEOUT_S = 120.0  # a busy 2-core machine can take long (prefect.toml says the same)
 
 
@@ -34,6 +38,20 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((HOST, 0))
         return int(sock.getsockname()[1])
+
+
+def owns_server(folder: Path, port: int) -> bool:
+    """Whether the server on `port` is the one this checkout (`folder`) started: its
+    `OWNER_FILE` names the port and a process that is alive."""
+    try:
+        owner = json.loads((folder / OWNER_FILE).read_text())
+        pid = int(owner["pid"])
+        if int(owner["port"]) != port:
+            return False
+        os.kill(pid, 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return True
 
 
 def wait_for_server(api_url: str, timeout_s: float, proc: subprocess.Popen[bytes] | None) -> None:
@@ -52,12 +70,19 @@ def prefect_server(
     port: int, timeout_s: float = STARTUP_TIMEOUT_S, cwd: str | None = None
 ) -> Iterator[str]:
     """Yield the API URL of the server on `port`, starting one in `cwd` (its prefect.toml says
-    where the state goes) and stopping it after, unless one already answers there."""
+    where the state goes) and stopping it after, unless this checkout's own already answers
+    there (`owns_server`). Another project's server on the port is left alone: this checkout
+    starts its own on a free port, so its runs never show in another project's UI."""
+    folder = Path(cwd or ".")
     if port:
         api_url = f"http://{HOST}:{port}/api"
         if server_problem(api_url, timeout_s=1.0) is None:
-            yield api_url
-            return
+            if owns_server(folder, port):
+                yield api_url
+                return
+            print(f"a Prefect server not started by this checkout answers on port {port}; "
+                  "starting this checkout's own on a free port", file=sys.stderr)  # fmt: skip
+            port = 0
     port = port or free_port()
     api_url = f"http://{HOST}:{port}/api"
     cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", HOST, "--port", str(port)]
@@ -65,10 +90,14 @@ def prefect_server(
     # the server's output goes to a file, not a pipe: a long-lived server must never block
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        owner = folder / OWNER_FILE
         try:
             _started(api_url, timeout_s, proc, log)
+            owner.parent.mkdir(parents=True, exist_ok=True)
+            owner.write_text(json.dumps({"port": port, "pid": proc.pid}))
             yield api_url
         finally:
+            owner.unlink(missing_ok=True)
             if proc.poll() is None:
                 proc.terminate()
                 try:
