@@ -15,12 +15,12 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from pose3d.config import ConfigError, Params, load_params
+from pose3d.config import ConfigError, Params, blame, load_params
 
 # Set by tasks.repro for the `dvc repro` it runs (not imported from there: this module loads
 # before Prefect and the tasks, so `--help` answers at once).
@@ -36,6 +36,8 @@ class StageSpec:
     reads: str  # inputs: artifacts and files
     writes: str  # outputs under its ``paths.<name>`` folder
     sections: tuple[str, ...]  # params sections (or keys) it reads
+    # a check of the params against what is on disk, run before anything slow (ValueError)
+    check: Callable[[Params], None] | None = None
 
 
 def _parser(spec: StageSpec) -> argparse.ArgumentParser:
@@ -70,10 +72,22 @@ def parse_stage_args(spec: StageSpec, argv: Sequence[str] | None = None) -> argp
     try:
         args.params_obj = load_params(args.params, list(args.overrides))
         _check_device(args.params_obj.device, args.params, list(args.overrides))
+        if spec.check is not None:
+            _checked(spec.check, args.params_obj, args.params, list(args.overrides))
     except ConfigError as err:
         print(f"{spec.name}: bad params: {err}", file=sys.stderr)
         raise SystemExit(2) from None
     return args
+
+
+def _checked(
+    check: Callable[[Params], None], params: Params, path: str, overrides: list[str]
+) -> None:
+    """`check` as a params error: its ValueError blamed on the ``--set`` or the file."""
+    try:
+        check(params)
+    except ValueError as err:
+        raise ConfigError(blame(ConfigError(str(err)), path, overrides)) from err
 
 
 def _check_device(device: str, path: str, overrides: list[str]) -> None:

@@ -182,7 +182,9 @@ def _check_2d_subjects(section: str, subjects: Sequence[str], heldout: Sequence[
         raise ConfigError(f"{section}.subjects: expected a non-empty list of training subjects")
     both = sorted(set(subjects) & set(heldout))
     if both:
-        raise ConfigError(f"{section}: subjects {both} are both trained on and held out")
+        raise ConfigError(
+            f"{section}.subjects: {both} are also in {section}.heldout_subjects (held out)"
+        )
 
 
 def _check_training(section: str, epochs: int, batch_size: int, lr: float) -> None:
@@ -476,7 +478,7 @@ class Params:
             raise ConfigError(f"device: expected one of {DEVICES}, got {self.device!r}")
 
 
-def _blame(err: ConfigError, path: str | Path, overrides: Sequence[str]) -> str:
+def blame(err: ConfigError, path: str | Path, overrides: Sequence[str]) -> str:
     """Where the offending value came from: the ``--set`` override of its key, else the file."""
     message = str(err)
     for item in overrides:
@@ -497,4 +499,4 @@ def load_params(path: str | Path = "params.yaml", overrides: Sequence[str] = ())
     try:
         return from_dict(Params, apply_overrides(raw, overrides))
     except ConfigError as err:
-        raise ConfigError(_blame(err, path, overrides)) from err
+        raise ConfigError(blame(err, path, overrides)) from err

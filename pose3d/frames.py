@@ -203,3 +203,24 @@ def stored_path(path: str | os.PathLike[str], base: str | os.PathLike[str] | Non
         return absolute.relative_to(base_dir).as_posix()
     except ValueError:
         return absolute.as_posix()
+
+
+HELD_OUT_CHALLENGE_SPLITS = ("Val", "Test")  # the splits a 2D model is scored on, never trained on
+
+
+def check_unseen_subjects(
+    challenge_table: str | os.PathLike[str], trained_on: Sequence[str], section: str
+) -> None:
+    """Refuse 2D training subjects that appear in the challenge's Val or Test split (their
+    labels name the subject); a missing challenge table checks nothing."""
+    path = Path(challenge_table)
+    if not path.is_file():
+        return
+    arrays = frames_arrays(read_frames(path))
+    held = np.isin(arrays["split"].astype(str), HELD_OUT_CHALLENGE_SPLITS)
+    seen = sorted({str(s) for s in arrays["subject"][held]} & set(trained_on))
+    if seen:
+        raise ValueError(
+            f"{section}.subjects: {seen} appear in the challenge's Val/Test images ({path}); "
+            "no 2D model may train on them"
+        )

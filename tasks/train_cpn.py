@@ -50,6 +50,7 @@ from pose3d.crop import (
     sample_jitter,
     to_crop,
 )
+from pose3d.frames import check_unseen_subjects
 from pose3d.heatmaps import gaussian_heatmaps
 from pose3d.io import write_metrics, write_text_atomic
 from pose3d.metrics import box_side, keypoint_distances, pck
@@ -58,7 +59,7 @@ from pose3d.skeleton import H36M17_JOINTS, H36M17_PARENTS, flip_lr
 from tasks import engine
 from tasks._prefect import logger, stage_task
 from tasks.route.cpn import LoadedCPN, normalize_images, predict_crops
-from tasks.route.frames import Frames2D, check_unseen_subjects, load_frames_2d, read_rgb
+from tasks.route.frames import Frames2D, load_frames_2d, read_rgb
 
 HEADLINE = ("heldout_px_error", "heldout_pck10_box")  # metrics.json; everything: scores.json
 PER_JOINT = "per_joint.csv"

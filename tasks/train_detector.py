@@ -3,7 +3,7 @@ the Human3.6M-layout frames of `train_detector.subjects` with their boxes, then 
 
 Training: the frames of `subjects` from ``<extract>/h36m.parquet`` (an even sample of
 `max_images`), never a subject of the challenge's Val/Test images
-(`tasks.route.frames.check_unseen_subjects`); each image decoded and augmented
+(`pose3d.frames.check_unseen_subjects`); each image decoded and augmented
 (`models.ssd.train_transform`, preset `augment`; about 26 ms per 320 px frame with the "ssd"
 preset, a third of a step at 224 px) in the main process; AdamW,
 linear warm-up then cosine decay per step; the detector's input side is `image_size`
@@ -35,13 +35,14 @@ from matplotlib.patches import Rectangle
 
 from models import ssd
 from pose3d.config import TrainDetectorConfig, to_dict
+from pose3d.frames import check_unseen_subjects
 from pose3d.io import write_metrics
 from pose3d.metrics import detection_ap_recall
 from pose3d.plots import save_figure
 from tasks import engine
 from tasks._prefect import logger, progress, stage_task
 from tasks.route import detector as trained
-from tasks.route.frames import Frames2D, check_unseen_subjects, load_frames_2d, read_rgb
+from tasks.route.frames import Frames2D, load_frames_2d, read_rgb
 
 HEADLINE = ("val_ap50", "val_best_box_recall")  # metrics.json; everything: scores.json
 PICTURE = "detections.png"

@@ -15,10 +15,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pose3d.frames import frames_arrays, frames_table, read_frames, write_frames
+from pose3d.frames import (
+    frames_arrays,
+    frames_table,
+    read_frames,
+    write_frames,
+)
 from pose3d.images import DEFAULT_MAX_PIXELS, BadImage, read_image, verify_image
-
-HELD_OUT_CHALLENGE_SPLITS = ("Val", "Test")
 
 
 @dataclass(frozen=True)
@@ -93,24 +96,6 @@ def load_frames_2d(
         arrays["split"][index].astype(str), arrays["box_xyxy_px"][index].astype(np.float64),
         arrays["kp2d_px"][index].astype(np.float64), wh[index],
     )  # fmt: skip
-
-
-def check_unseen_subjects(
-    challenge_table: str | os.PathLike[str], trained_on: Sequence[str], section: str
-) -> None:
-    """Refuse 2D training subjects that appear in the challenge's Val or Test split (their
-    labels name the subject); a missing challenge table checks nothing."""
-    path = Path(challenge_table)
-    if not path.is_file():
-        return
-    arrays = frames_arrays(read_frames(path))
-    held = np.isin(arrays["split"].astype(str), HELD_OUT_CHALLENGE_SPLITS)
-    seen = sorted({str(s) for s in arrays["subject"][held]} & set(trained_on))
-    if seen:
-        raise ValueError(
-            f"{section}.subjects: {seen} appear in the challenge's Val/Test images ({path}); "
-            "no 2D model may train on them"
-        )
 
 
 def read_rgb(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:

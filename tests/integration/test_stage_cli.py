@@ -58,3 +58,28 @@ def test_cuda_without_a_gpu_fails_at_once(repo_root: Path) -> None:
         "train_cpn: bad params: --set device=cuda: device: cuda, but torch sees no CUDA device "
         "(use auto or cpu)"
     )
+
+
+@pytest.mark.parametrize("stage", ["train_cpn", "train_detector"])
+def test_a_subject_the_challenge_evaluates_fails_at_once(
+    repo_root: Path, tmp_path: Path, stage: str
+) -> None:
+    """Read from the extract stage's challenge table before the stage starts: exit 2, one line,
+    blamed on the --set that named the subject."""
+    from cpn_fixtures import write_tiny_extract
+
+    write_tiny_extract(tmp_path, per_subject=1, challenge_val="S5")
+    proc, seconds = _run(repo_root, "-m", f"flows.{stage}", "--set", f"paths.extract={tmp_path}",
+                         "--set", f"{stage}.subjects=[S1, S5]")  # fmt: skip
+    assert proc.returncode == 2 and seconds < 10, proc.stderr
+    assert proc.stderr.strip() == (
+        f"{stage}: bad params: --set {stage}.subjects=[S1, S5]: {stage}.subjects: ['S5'] appear "
+        f"in the challenge's Val/Test images ({tmp_path / 'challenge.parquet'}); no 2D model "
+        "may train on them"
+    )
+
+    proc, _ = _run(repo_root, "-m", f"flows.{stage}", "--set", f"{stage}.subjects=[S1, S8]")
+    assert proc.returncode == 2 and proc.stderr.strip() == (  # a cross-field check, blamed right
+        f"{stage}: bad params: --set {stage}.subjects=[S1, S8]: {stage}.subjects: ['S8'] are "
+        f"also in {stage}.heldout_subjects (held out)"
+    )
