@@ -17,6 +17,7 @@ SPEC = StageSpec(
 )
 preflight_when_main(SPEC, __name__)
 
+import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from typing import Any
 from prefect import flow
 
 from flows._stage import load_stage_params, run_stage
+from pose3d.config import Params
 from tasks.engine import CHECKPOINT, select_device
 from tasks.evaluate import evaluate_lifter_task
 from tasks.lifter.rows import REFERENCE_DIR, has_variant, load_part_task
@@ -44,9 +46,26 @@ def evaluate_flow(
         )
     metrics: dict[str, Any] = evaluate_lifter_task(
         trained / CHECKPOINT, test, params.paths.evaluate, params.evaluate.examples,
-        select_device(params.device), reference,
+        select_device(params.device), reference, made_from(params, params_path, overrides),
     )  # fmt: skip
     return metrics
+
+
+def made_from(params: Params, params_path: str, overrides: list[str] | None) -> dict[str, str]:
+    """What the report says made it: the data (the embedded synthetic world, or real data at its
+    root), the params file with its overrides, and the git commit of the code."""
+    paths = params.paths
+    root = paths.challenge_root if params.lifting.dataset == "challenge" else paths.h36m_root
+    inside = Path(paths.generate).resolve() in (Path(root).resolve(), *Path(root).resolve().parents)
+    data = (f"synthetic: the embedded world of `generate` (seed {params.seed}), {root}"
+            if inside else f"real: {params.lifting.dataset} data at {root}")  # fmt: skip
+    given = params_path + "".join(f" --set {o}" for o in overrides or [])
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, check=True, timeout=10).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        commit = "unknown (not a git checkout)"
+    return {"data": data, "params": given, "commit": commit}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -197,10 +197,19 @@ def report_html(
     per_action: Mapping[str, tuple[float, float, int]],
     per_joint_mm: np.ndarray,
     sections: Sequence[tuple[str, Sequence[Example]]],
+    made_from: Mapping[str, str] | None = None,
 ) -> str:
-    """The whole page: the metrics table, the two bar charts, then each (heading, examples)
-    section. plotly.js is inlined once, in the first figure. Shapes: per_joint_mm (17,)."""
-    parts = [f"<h1>pose3d evaluation</h1><h2>Metrics</h2>{metrics_table(metrics)}"]
+    """The whole page: what made it (`made_from`: the data, synthetic or real, the params and
+    the commit), the metrics table, the two bar charts, then each (heading, examples) section.
+    plotly.js is inlined once, in the first figure. Shapes: per_joint_mm (17,)."""
+    parts = ["<h1>pose3d evaluation</h1>"]
+    if made_from:
+        rows = "".join(
+            f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+            for k, v in made_from.items()
+        )
+        parts.append(f"<h2>Made from</h2><table class=made-from>{rows}</table>")
+    parts.append(f"<h2>Metrics</h2>{metrics_table(metrics)}")
     blocks = [("", [per_action_bars(per_action), per_joint_bars(per_joint_mm)])]
     blocks += [(heading, [example_figure(e) for e in examples]) for heading, examples in sections]
     n = 0

@@ -205,10 +205,11 @@ def evaluate_lifter(
     examples: int = 4,
     device: torch.device | None = None,
     reference: tuple[str | Path, LiftingDataset] | None = None,
+    made_from: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Predict `data` with the checkpoint's lifter (its own flip test), score it and write
     tables and figures to `out_dir`; with `reference` (its checkpoint and test rows), score that
-    too and report it beside the route."""
+    too and report it beside the route. `made_from` heads the report (`pose3d.report`)."""
     lifter = load_lifter(checkpoint, data.num_joints, device)
     pred = predict_dataset(lifter, data)
     ev = score(pred, data)
@@ -234,7 +235,9 @@ def evaluate_lifter(
             figure = fig3(data, pred, examples)
             if figure is not None:
                 save_figure(figure, tmp / "fig3.png")
-        page = report_html(metrics, ev.per_action, ev.per_joint_mm, extremes(data, pred, examples))
+        page = report_html(
+            metrics, ev.per_action, ev.per_joint_mm, extremes(data, pred, examples), made_from
+        )
         write_text_atomic(tmp / REPORT, page)
     logger().info("evaluate: %s", metrics)
     return metrics

@@ -83,3 +83,16 @@ def test_a_subject_the_challenge_evaluates_fails_at_once(
         f"{stage}: bad params: --set {stage}.subjects=[S1, S8]: {stage}.subjects: ['S8'] are "
         f"also in {stage}.heldout_subjects (held out)"
     )
+
+
+def test_evaluate_names_synthetic_or_real_data_the_params_and_the_commit(repo_root: Path) -> None:
+    from flows.evaluate import made_from
+    from pose3d.config import load_params
+
+    synthetic = made_from(load_params(repo_root / "params.yaml"), "params.yaml", [])
+    assert synthetic["data"].startswith("synthetic: the embedded world of `generate` (seed ")
+    assert synthetic["params"] == "params.yaml" and synthetic["commit"]
+    sets = ["paths.challenge_root=/data/challenge"]
+    real = made_from(load_params(repo_root / "params.yaml", sets), "params.yaml", sets)
+    assert real["data"] == "real: challenge data at /data/challenge"
+    assert real["params"] == "params.yaml --set paths.challenge_root=/data/challenge"

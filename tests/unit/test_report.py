@@ -57,3 +57,16 @@ def test_the_same_rows_give_the_same_bytes(tmp_path: Path) -> None:
     assert again.read_text() == page  # no random element ids: a rerun is byte-identical
     ids = re.findall(r'id="(figure-\d+)"', page)
     assert ids == [f"figure-{i}" for i in range(len(ids))] and len(ids) >= 3
+
+
+def test_the_page_says_what_made_it() -> None:
+    """Synthetic or real data, the params and the commit head the page (escaped)."""
+    from pose3d.report import report_html
+
+    made = {"data": "synthetic: the embedded world", "params": "params.yaml --set a.b=<1>",
+            "commit": "abc1234"}  # fmt: skip
+    page = report_html({"rows": 1}, {}, np.zeros(17), [], made)
+    assert "<h2>Made from</h2>" in page and page.index("Made from") < page.index("Metrics")
+    assert "<th>data</th><td>synthetic: the embedded world</td>" in page
+    assert "--set a.b=&lt;1&gt;" in page and "<td>abc1234</td>" in page
+    assert "Made from" not in report_html({"rows": 1}, {}, np.zeros(17), [])
