@@ -17,6 +17,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -71,9 +72,8 @@ def parse_stage_args(spec: StageSpec, argv: Sequence[str] | None = None) -> argp
     args = _parser(spec).parse_args(argv)
     try:
         args.params_obj = load_params(args.params, list(args.overrides))
-        _check_device(args.params_obj.device, args.params, list(args.overrides))
-        if spec.check is not None:
-            _checked(spec.check, args.params_obj, args.params, list(args.overrides))
+        for check in (_device_check, *([spec.check] if spec.check else [])):
+            _checked(check, args.params_obj, args.params, list(args.overrides))
     except ConfigError as err:
         print(f"{spec.name}: bad params: {err}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -90,17 +90,28 @@ def _checked(
         raise ConfigError(blame(ConfigError(str(err)), path, overrides)) from err
 
 
-def _check_device(device: str, path: str, overrides: list[str]) -> None:
-    """``device: cuda`` on a machine whose torch sees no GPU fails here, at once, not after the
-    stage has loaded its data (torch is imported only to ask)."""
-    if device != "cuda":
+def _device_check(params: Params) -> None:
+    """``device: cuda`` on a machine whose torch sees no GPU fails at once, not after the stage
+    has loaded its data (torch is imported only to ask)."""
+    if params.device != "cuda":
         return
     import torch
 
     if not torch.cuda.is_available():
-        given = [o.strip() for o in overrides if o.split("=", 1)[0].strip() == "device"]
-        where = f"--set {given[-1]}" if given else path
-        raise ConfigError(f"{where}: device: cuda, but torch sees no CUDA device (use auto or cpu)")
+        raise ValueError("device: cuda, but torch sees no CUDA device (use auto or cpu)")
+
+
+def unseen_by_challenge(section: str) -> Callable[[Params], None]:
+    """The check of a 2D training stage (`section`): none of its training subjects may appear in
+    the challenge's Val/Test images (read from extract's challenge table, where there is one)."""
+
+    def check(params: Params) -> None:
+        from pose3d.frames import check_unseen_subjects
+
+        table = Path(params.paths.extract) / "challenge.parquet"
+        check_unseen_subjects(table, getattr(params, section).subjects, section)
+
+    return check
 
 
 def preflight_when_main(spec: StageSpec, module_name: str) -> None:

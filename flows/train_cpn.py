@@ -2,18 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from flows._stage import StageSpec, preflight_when_main
-from pose3d.config import Params
-from pose3d.frames import check_unseen_subjects
-
-
-def _unseen(params: Params) -> None:
-    """No training subject of a 2D model may appear in the challenge's Val/Test images."""
-    table = Path(params.paths.extract) / "challenge.parquet"
-    check_unseen_subjects(table, params.train_cpn.subjects, "train_cpn")
-
+from flows._stage import StageSpec, preflight_when_main, unseen_by_challenge
 
 SPEC = StageSpec(
     name="train_cpn",
@@ -30,7 +19,7 @@ SPEC = StageSpec(
         "paths.train_cpn: checkpoint.pt (resumable), history.csv (dvc plots), metrics.json, "
         "per_joint.csv, keypoints.png"
     ),
-    check=_unseen,
+    check=unseen_by_challenge("train_cpn"),
     sections=("seed", "device", "paths.extract", "paths.train_cpn", "train_cpn", "cr"),
 )
 preflight_when_main(SPEC, __name__)

@@ -110,9 +110,6 @@ def save_checkpoint(path: Path, state: Mapping[str, Any]) -> None:
         tmp.write_bytes(buf.getvalue())
 
 
-KINDS = ("detector", "cpn", "lifter")  # a checkpoint's ``kind``: the trainer that wrote it
-
-
 def checkpoint_kind(state: Mapping[str, Any]) -> str:
     """The trainer that wrote `state`: its ``kind`` entry, or for a checkpoint written before
     there was one, what its entries say ("" when they say nothing)."""
@@ -276,7 +273,7 @@ class Training:
     epochs: int
     history_fields: Sequence[str]
     entries: dict[str, Any] = field(default_factory=dict)
-    kind: str = ""  # the trainer: one of KINDS, saved as the checkpoint's ``kind``
+    kind: str = ""  # the trainer ("detector", "cpn", "lifter"), saved as the checkpoint's ``kind``
 
     @property
     def checkpoint(self) -> Path:
