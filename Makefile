@@ -9,7 +9,7 @@ PY := $(BIN)/python
 export PATH := $(BIN):$(PATH)
 # Prefect's settings are in prefect.toml, DVC's in .dvc/config.
 
-.PHONY: install run test test-real test-slow lint typecheck contracts bench ui serve clean \
+.PHONY: install run plots test test-real test-slow lint typecheck contracts bench ui serve clean \
 	share-keypoints lift-shared-keypoints test-browser
 
 $(VENV)/.installed: pyproject.toml
@@ -29,6 +29,9 @@ run: install  ## the whole DVC pipeline (Prefect flows) on params.yaml, one Pref
 	dvc status -q || $(PY) -m flows.server --port $(UI_PORT) -- dvc repro
 	pose3d metrics
 
+plots: install  ## dvc.yaml's curves, bars and Fig. 2 as one page that opens offline: dvc_plots/index.html
+	pose3d plots
+
 lint: install
 	ruff check .
 	ruff format --check .
@@ -46,7 +49,7 @@ test-real: install  ## the tests on ../shared/data (marker `real_data`; they ski
 	pytest -q -n 2 --dist worksteal -m real_data
 
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
-test-browser: install  ## the report in headless Chromium (installs Debian's chromium where missing)
+test-browser: install  ## the report and the plots page in headless Chromium (installs Debian's chromium where missing)
 	command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 	pytest -q -m browser
 
@@ -66,17 +69,14 @@ ui: install  ## a Prefect server + UI on http://127.0.0.1:4200, serving the pipe
 serve: install  ## the deployment alone, to a server already running (PREFECT_API_URL)
 	PREFECT_API_URL=$${PREFECT_API_URL:-http://127.0.0.1:$(UI_PORT)/api} $(PY) -m flows.serve
 
-# Sharing 2D keypoints (README): the keypoint caches go to the DVC remote `shared` (.dvc/config);
+# Sharing 2D keypoints (docs/sharing.md): the keypoint caches and the 2D networks go to the DVC
+# remote `shared` (.dvc/config; DVC_REMOTE=folder-or-URL points it elsewhere, for this clone);
 # a colleague's clone pulls them and trains the lifter with no 2D stage run.
-SHARED_STAGES := import_keypoints infer_2d
+share-keypoints: install  ## push the keypoint caches and 2D networks of the last run (DVC_REMOTE=URL)
+	$(PY) -m flows.share push $(if $(DVC_REMOTE),--remote '$(DVC_REMOTE)')
 
-share-keypoints: install  ## push the keypoint caches of the last run to the `shared` remote
-	dvc push $(SHARED_STAGES)
-
-lift-shared-keypoints: install  ## pull them, then the labels and the lifter stages only
-	dvc pull $(SHARED_STAGES)
-	dvc repro extract
-	dvc repro --downstream lifting
+lift-shared-keypoints: install  ## pull them (DVC_REMOTE=the sender's), then the labels and the lifter stages only
+	$(PY) -m flows.share pull --port $(UI_PORT) $(if $(DVC_REMOTE),--remote '$(DVC_REMOTE)')
 	pose3d metrics
 
 clean:

@@ -15,7 +15,9 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -121,35 +123,105 @@ def preflight_when_main(spec: StageSpec, module_name: str) -> None:
         parse_stage_args(spec, sys.argv[1:])
 
 
+def _exit_now(code: int) -> None:
+    """Stop the stage's child processes (a Prefect server of its own), then exit at once,
+    without Python's exit-time work (Prefect's queues of reports, thread joins)."""
+    import psutil  # installed with DVC
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            child.terminate()
+    os._exit(code)
+
+
 def _stop_now(stage: str, signum: int, _frame: object) -> None:
     """Ctrl-C (SIGINT) or SIGTERM: stop at once. Every output is written to a temporary name and
     renamed, so what is finished (checkpoints, shards) stays and nothing is half-written; the
     next run resumes. Waiting instead for worker threads and for reports to a Prefect server that
     the same Ctrl-C may have stopped could take minutes."""
-    import psutil  # installed with DVC
-
     sys.stderr.write(
         f"{stage}: stopped by signal {signum}; finished work is kept, rerun to go on\n"
     )
-    sys.stderr.flush()
-    for child in psutil.Process().children(recursive=True):  # e.g. a temporary Prefect server
-        with contextlib.suppress(psutil.Error):
-            child.terminate()
-    os._exit(128 + signum)
+    _exit_now(128 + signum)
+
+
+# After a stage's work is done, how long its reports to the Prefect server may take before the
+# server is asked whether it is still there (Prefect retries a server that went away for minutes)
+REPORT_GRACE_S = 10.0
+_HEALTH_EVERY_S = 5.0
+
+
+def _leave_when_server_gone(stage: str, api_url: str) -> None:
+    """Run beside the end of a stage whose work is done: if its Prefect server stops answering
+    (``make ui`` stopped), exit 0 now instead of retrying the reports; the outputs are written."""
+    from flows.server import server_problem
+
+    time.sleep(REPORT_GRACE_S)
+    while (problem := server_problem(api_url)) is None:
+        time.sleep(_HEALTH_EVERY_S)
+    sys.stderr.write(
+        f"{stage}: its work is done and its outputs are written, but the Prefect server went "
+        f"away ({problem}); exiting without reporting the end of the run\n"
+    )
+    _exit_now(0)
+
+
+def _watched(stage: str, flow_fn: Any, api_url: str) -> Any:
+    """A copy of the flow `flow_fn` whose body, once it returns, starts `_leave_when_server_gone`."""
+    body = flow_fn.fn
+
+    @functools.wraps(body)
+    def watched_body(*args: Any, **kwargs: Any) -> Any:
+        result = body(*args, **kwargs)
+        threading.Thread(target=_leave_when_server_gone, args=(stage, api_url), daemon=True).start()
+        return result
+
+    watched = flow_fn.with_options()
+    watched.fn = watched_body
+    return watched
+
+
+@contextlib.contextmanager
+def flow_process(name: str) -> Iterator[str]:
+    """Around the flows of a process started from a shell, DVC or the UI (a stage, the
+    pipeline): Ctrl-C and SIGTERM stop it at once (`_stop_now`), and it reports to the server of
+    PREFECT_API_URL, or without one to a server of its own, shared with its child processes and
+    stopped with it (even on ``kill -9``: `flows.server`), not to Prefect's temporary server,
+    which a Ctrl-C stops first and which is then retried for a minute. Yields the API URL."""
+    signal.signal(signal.SIGINT, functools.partial(_stop_now, name))
+    signal.signal(signal.SIGTERM, functools.partial(_stop_now, name))
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.server import prefect_server
+
+    with contextlib.ExitStack() as stack:
+        api_url = PREFECT_API_URL.value()
+        if not api_url:
+            api_url = stack.enter_context(prefect_server(0))
+            stack.enter_context(temporary_settings({PREFECT_API_URL: api_url}))
+            os.environ["PREFECT_API_URL"] = api_url  # for its children: DVC's stages, workers
+        yield api_url
 
 
 def run_stage(spec: StageSpec, flow_fn: Any, argv: Sequence[str] | None = None) -> int:
-    """Parse the command line and run the flow `flow_fn(params_path, overrides)`; under the
-    pipeline flow (`PARENT_TASK_RUN_ENV` set by its `dvc repro` task) as a run tied to it."""
+    """Parse the command line and run the flow `flow_fn(params_path, overrides)` (in
+    `flow_process`); under the pipeline flow (`PARENT_TASK_RUN_ENV` set by its `dvc repro` task)
+    as a run tied to it."""
     args = parse_stage_args(spec, argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    signal.signal(signal.SIGINT, functools.partial(_stop_now, spec.name))
-    signal.signal(signal.SIGTERM, functools.partial(_stop_now, spec.name))
+    with flow_process(spec.name) as api_url:
+        _run_flow(spec, _watched(spec.name, flow_fn, api_url), args)
+    return 0
+
+
+def _run_flow(spec: StageSpec, flow_fn: Any, args: argparse.Namespace) -> None:
     parameters = {"params_path": args.params, "overrides": list(args.overrides)}
     parent = os.environ.get(PARENT_TASK_RUN_ENV, "")
     if not parent:
         flow_fn(**parameters)
-        return 0
+        return
     from prefect.client.orchestration import get_client
     from prefect.flow_engine import run_flow
 
@@ -161,9 +233,8 @@ def run_stage(spec: StageSpec, flow_fn: Any, argv: Sequence[str] | None = None) 
     except Exception as err:  # the parent is on another server: run untied rather than fail
         logging.getLogger("pose3d").warning("%s: not tied to the pipeline run (%s)", spec.name, err)
         flow_fn(**parameters)
-        return 0
+        return
     run_flow(flow_fn, flow_run=flow_run, parameters=parameters)
-    return 0
 
 
 def load_stage_params(params_path: str, overrides: list[str] | None) -> Params:

@@ -1,4 +1,4 @@
-"""The `pose3d` console command (``[project.scripts]``): ``predict`` and ``metrics``.
+"""The `pose3d` console command (``[project.scripts]``): ``predict``, ``metrics`` and ``plots``.
 
     pose3d predict photo.jpg folder/ clip.mp4 -o predictions.json --figures figs/
     pose3d predict --keypoints my_2d.json --lifter h36m_lifter.pt -o predictions.json
@@ -10,6 +10,10 @@ predicted, 1 when nothing could be (no weights, no readable input), 2 for a bad 
 
 ``metrics`` prints the pipeline's headline metrics (``dvc metrics show``) one line per stage
 and metric, in 100 columns.
+
+``plots`` writes the page of ``dvc plots show`` (``dvc_plots/index.html``) with vega, vega-lite
+and vega-embed inlined from vl-convert-python instead of loaded from a CDN: it opens offline.
+Exit status: 0 when written, 1 when no plot has data yet (``make run`` first) or DVC failed.
 """
 
 from __future__ import annotations
@@ -17,12 +21,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pose3d.config import ConfigError, Params, load_params
-from pose3d.io import CHECKPOINT
+from pose3d.io import CHECKPOINT, atomic_dir
 
 log = logging.getLogger("pose3d")
 
@@ -122,8 +128,6 @@ def _metrics_parser(sub: argparse._SubParsersAction) -> None:
 
 def metrics() -> int:
     """Run ``pose3d metrics``; returns the exit status."""
-    import subprocess
-
     from pose3d.metrics_listing import metrics_lines
 
     cmd = [sys.executable, "-m", "dvc", "metrics", "show", "--json"]
@@ -137,14 +141,82 @@ def metrics() -> int:
     return 0
 
 
+def _plots_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "plots",
+        help="dvc.yaml's plots as one page that opens offline (dvc_plots/index.html)",
+        description="`dvc plots show` with vega, vega-lite and vega-embed inlined from "
+        "vl-convert-python (DVC's page loads them from a CDN: blank without internet). "
+        "Run in the project's folder.",
+    )
+    p.add_argument("-o", "--out", type=Path, default=Path("dvc_plots"),
+                   help="folder to write index.html in (default: %(default)s)")  # fmt: skip
+
+
+def _dvc_plots(*args: str) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "dvc", "plots", "show", *args]
+    return subprocess.run(cmd, capture_output=True, text=True)
+
+
+def _plots_problems(data: dict[str, list[Any]], errors: list[dict[str, str]]) -> list[str]:
+    """What ``dvc plots show --json`` (its `data` and `errors`) reports: the first message is
+    fatal when no plot has data, else each is a warning (files not there yet are left out).
+    """
+    missing = sorted({e["source"] for e in errors if "source" in e})
+    broken = [f"{e.get('type', 'error')}: {e.get('msg', '')}" for e in errors if "source" not in e]
+    if any(data.values()):
+        left_out = [f"not found yet, left out of the page: {', '.join(missing)}"]
+        return (left_out if missing else []) + broken
+    if broken:
+        return [f"dvc plots show failed: {'; '.join(broken)}"]
+    if not missing:
+        return ["no plots declared here: run in the project's folder (beside dvc.yaml)"]
+    return [f"no plot has data yet ({', '.join(missing)} not found): run the pipeline first "
+            "(make run)"]  # fmt: skip
+
+
+def plots(out: Path) -> int:
+    """Run ``pose3d plots``; returns the exit status."""
+    from pose3d.plots_page import cdn_versions, inline_vega, vega_bundle
+
+    shown = _dvc_plots("--json")
+    if shown.returncode != 0:
+        print(f"pose3d plots: dvc plots show failed: {shown.stderr.strip()}", file=sys.stderr)
+        return 1
+    report = json.loads(shown.stdout or "{}")
+    data: dict[str, list[Any]] = report.get("data", {})
+    for problem in _plots_problems(data, report.get("errors", [])):
+        print(f"pose3d plots: {problem}", file=sys.stderr)
+    if not any(data.values()):
+        return 1
+    try:
+        with atomic_dir(out) as tmp:
+            written = _dvc_plots("--out", str(tmp))
+            if written.returncode != 0:
+                raise ValueError(f"dvc plots show failed: {written.stderr.strip()}")
+            page = tmp / "index.html"
+            html = page.read_text(encoding="utf8")
+            bundle = vega_bundle(cdn_versions(html).get("vega-lite", "5"))
+            page.write_text(inline_vega(html, bundle), encoding="utf8")
+    except ValueError as err:
+        print(f"pose3d plots: {err}", file=sys.stderr)
+        return 1
+    drawn = sum(1 for entries in data.values() if entries)
+    print(f"{out / 'index.html'}: {drawn} plot(s), opens offline (vega inlined)")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pose3d", description="3D human pose from images")
     sub = parser.add_subparsers(dest="command", required=True)
     _predict_parser(sub)
     _metrics_parser(sub)
+    _plots_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "metrics":
         return metrics()
+    if args.command == "plots":
+        return plots(args.out)
     if args.command == "predict":
         if bool(args.inputs) == (args.keypoints is not None):
             parser.error("predict: give image/folder/video inputs, or --keypoints FILE (not both)")

@@ -15,7 +15,13 @@ SPEC = StageSpec(
     "paths.challenge_root (Train|Val/IMG+POSE, Test/IMG)",
     writes="paths.extract: h36m.parquet, h36m_images/, h36m_cameras.h5, challenge.parquet, "
     "<dataset>_summary.json",
-    sections=("paths.h36m_root", "paths.challenge_root", "paths.extract", "extract"),
+    sections=(
+        "paths.h36m_root",
+        "paths.challenge_root",
+        "paths.extract",
+        "extract",
+        "infer_2d.max_pixels",
+    ),  # fmt: skip
 )
 preflight_when_main(SPEC, __name__)
 
@@ -34,7 +40,9 @@ def extract_flow(
     """Read the Human3.6M and challenge trees into frames tables under ``paths.extract``."""
     params = load_stage_params(params_path, overrides)
     roots = (params.paths.h36m_root, params.paths.challenge_root)
-    summaries: dict[str, ExtractSummary] = extract_task(params.extract, roots, params.paths.extract)
+    summaries: dict[str, ExtractSummary] = extract_task(
+        params.extract, roots, params.paths.extract, params.infer_2d.max_pixels
+    )
     return summaries
 
 

@@ -17,6 +17,7 @@ SPEC = StageSpec(
 )  # fmt: skip
 preflight_when_main(SPEC, __name__)
 
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,11 +37,13 @@ shard_task = stage_task(run_shard, retries=1)
 finish_task = stage_task(finish_infer_2d)
 
 
-def task_runner(cfg: Infer2DConfig) -> Any:
-    """``infer_2d.runner``: one shard at a time in this process, or shards over Dask workers (a
-    LocalCluster of ``dask_workers`` processes, or the scheduler at ``dask_address``)."""
+def task_runner(cfg: Infer2DConfig, device: str) -> Any:
+    """``infer_2d.runner``: shards on threads of this process (on the CPU one per core, each
+    shard on one torch thread: `tasks.infer_2d.CPU_THREADS_PER_SHARD`; on a GPU one at a time),
+    or over Dask workers (a LocalCluster of ``dask_workers`` processes, or the scheduler at
+    ``dask_address``)."""
     if cfg.runner == "threads":
-        return ThreadPoolTaskRunner(max_workers=1)
+        return ThreadPoolTaskRunner(max_workers=(os.cpu_count() or 1) if device == "cpu" else 1)
     from prefect_dask import DaskTaskRunner
 
     if cfg.dask_address:
@@ -70,7 +73,7 @@ def infer_2d_flow(
     device = str(select_device(params.device))
     t0 = time.perf_counter()
     plan = plan_task(cfg, params.cr, paths.extract, checkpoints, paths.infer_2d, device)
-    shards_flow.with_options(task_runner=task_runner(cfg))(plan.specs)
+    shards_flow.with_options(task_runner=task_runner(cfg, device))(plan.specs)
     metrics: dict[str, Any] = finish_task(plan, cfg, paths.infer_2d, time.perf_counter() - t0)
     return metrics
 

@@ -1,9 +1,10 @@
 """The whole pipeline as one Prefect flow.
 
 - ``python -m flows.pipeline [STAGE ...] [--force] [--set k=v ...]`` runs ``dvc repro`` (with
-  ``--set``: ``dvc exp run -S k=v``; each DVC stage is itself a Prefect flow run, tied to this
-  one), so DVC decides what is stale and versions every artifact, whether a run starts from a
-  shell, from ``make run`` or from the Prefect UI (``flows/serve.py``).
+  ``--set``: ``dvc exp run --temp -S k=v``, an experiment in a temporary copy that leaves the
+  workspace as it was and is named in the log; each DVC stage is itself a Prefect flow run, tied
+  to this one), so DVC decides what is stale and versions every artifact, whether a run starts
+  from a shell, from ``make run`` or from the Prefect UI (``flows/serve.py``).
 - ``python -m flows.pipeline --params FILE [--set k=v ...] [STAGE ...]`` runs the stage flows
   themselves, in the DAG's order, on another params file (default stages: extract,
   import_keypoints, lifting, train_lifter, evaluate): real Human3.6M with ``params/h36m.yaml``,
@@ -37,7 +38,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="SECTION.KEY=VALUE",
                         help="override one param: with --params for that run; without, "
-                        "a DVC experiment (dvc exp run -S)")  # fmt: skip
+                        "a DVC experiment (dvc exp run --temp -S)")  # fmt: skip
     args = parser.parse_args(argv)
     unknown = [t for t in args.targets if t not in ORDER]
     if unknown:
@@ -60,8 +61,9 @@ import importlib  # noqa: E402
 
 from prefect import flow  # noqa: E402
 
+from flows._stage import flow_process  # noqa: E402
 from pose3d.config import load_params  # noqa: E402
-from tasks.repro import dvc_repro_task, publish_results_task  # noqa: E402
+from tasks.repro import Repro, dvc_repro_task, publish_results_task  # noqa: E402
 
 
 @flow(name="pipeline")
@@ -69,13 +71,14 @@ def pipeline_flow(
     targets: list[str] | None = None, force: bool = False, overrides: list[str] | None = None
 ) -> list[str]:
     """Bring the DVC pipeline (or the given stages and what they depend on) up to date; with
-    `overrides` (``section.key=value``, as typed in the UI's run form) as a DVC experiment
-    (``dvc exp run -S``). Publishes the metrics table and links to the figures."""
+    `overrides` (``section.key=value``, as typed in the UI's run form) as a DVC experiment in a
+    temporary copy of the repository (``dvc exp run --temp -S``), which leaves the workspace as
+    it was. Publishes the metrics and figures (the experiment's, naming it) as artifacts."""
     if overrides:  # a wrong key or value fails here, by name, before DVC starts
         load_params("params.yaml", overrides)
-    ran: list[str] = dvc_repro_task(targets or [], force, overrides=overrides or [])
-    publish_results_task()
-    return ran
+    run: Repro = dvc_repro_task(targets or [], force, overrides=overrides or [])
+    publish_results_task(experiment=run.experiment)
+    return run.stages
 
 
 @flow(name="stages")
@@ -92,10 +95,13 @@ def stages_flow(
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
-    if args.params is None:
-        pipeline_flow(targets=args.targets, force=args.force, overrides=args.overrides)
-    else:
-        stages_flow(params_path=args.params, overrides=args.overrides, stages=args.targets or None)
+    with flow_process("pipeline"):
+        if args.params is None:
+            pipeline_flow(targets=args.targets, force=args.force, overrides=args.overrides)
+        else:
+            stages_flow(
+                params_path=args.params, overrides=args.overrides, stages=args.targets or None
+            )
     return 0
 
 

@@ -2,8 +2,10 @@
 and this), then open http://127.0.0.1:4200 -> Deployments -> pipeline/dvc-repro -> Run.
 
 The `pipeline/dvc-repro` deployment runs ``dvc repro`` (optionally for chosen stages, optionally
-forced; with ``overrides`` typed in the run form as ``section.key=value``, ``dvc exp run -S``),
-so runs started in the UI are versioned by DVC exactly like runs started from a shell.
+forced; with ``overrides`` typed in the run form as ``section.key=value``, ``dvc exp run --temp
+-S``: an experiment in a temporary copy, which leaves the checkout as it was; its artifacts name
+it), so runs started in the UI are versioned by DVC exactly like runs started from a shell. A
+run's artifacts show its metrics (one row each) and its figures on the UI's artifact pages.
 Its runs queue, one at a time (DVC locks the repository): a run started while another is going
 waits, Scheduled (or AwaitingConcurrencySlot where a second `make serve` holds the deployment's
 one slot), and starts when that one ends.
@@ -15,17 +17,16 @@ rather than serve against a throwaway temporary server that the UI never sees.
 from __future__ import annotations
 
 import argparse
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
+
+from flows.server import server_problem
 
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
 
 FLOW_NAME = "pipeline"  # flows.pipeline.pipeline_flow's name
 DEPLOYMENT_NAME = "dvc-repro"
-HEALTH_TIMEOUT_S = 2.0
 _HOW_TO_START = "start one with `make ui` in another shell, then run `make serve`"
 
 
@@ -46,23 +47,6 @@ def build_deployment() -> RunnerDeployment:
     )
 
 
-def server_problem(api_url: str | None, timeout_s: float = HEALTH_TIMEOUT_S) -> str | None:
-    """Why no Prefect server answers at `api_url` (one line), or None if ``/health`` answers."""
-    if not api_url:
-        return f"PREFECT_API_URL is not set, so there is no server to serve to; {_HOW_TO_START}"
-    url = api_url.rstrip("/") + "/health"
-    try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as response:
-            if response.status == 200:
-                return None
-            reason = f"HTTP {response.status}"
-    except urllib.error.HTTPError as err:
-        reason = f"HTTP {err.code}"
-    except (urllib.error.URLError, OSError, ValueError) as err:
-        reason = str(getattr(err, "reason", err))
-    return f"no Prefect server answers at PREFECT_API_URL={api_url} ({reason}); {_HOW_TO_START}"
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m flows.serve",
@@ -76,7 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     problem = server_problem(get_current_settings().api.url)
     if problem is not None:
-        parser.exit(2, f"{parser.prog}: {problem}\n")
+        parser.exit(
+            2, f"{parser.prog}: {problem}, so there is nothing to serve to; {_HOW_TO_START}\n"
+        )
     # limit=1: this runner starts one run at a time; the deployment's limit holds across runners
     serve(build_deployment(), limit=1)
     return 0

@@ -15,29 +15,50 @@ Exits with the command's exit code.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from flows.serve import server_problem
-
 HOST = "127.0.0.1"
 OWNER_FILE = ".prefect/server.json"  # in the checkout: the port and pid of the server it started
-STARTUP_TIMEOUT_S = 120.0  # a busy 2-core machine can take long (prefect.toml says the same)
+_PR_SET_PDEATHSIG = 1  # prctl(2)
+STARTUP_TIMEOUT_S = 120.0
+HEALTH_TIMEOUT_S = 2.0  # a busy 2-core machine can take long (prefect.toml says the same)
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((HOST, 0))
         return int(sock.getsockname()[1])
+
+
+def server_problem(api_url: str | None, timeout_s: float = HEALTH_TIMEOUT_S) -> str | None:
+    """Why no Prefect server answers at `api_url` (one line), or None if ``/health`` answers."""
+    if not api_url:
+        return "PREFECT_API_URL is not set"
+    url = api_url.rstrip("/") + "/health"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:
+            if response.status == 200:
+                return None
+            reason = f"HTTP {response.status}"
+    except urllib.error.HTTPError as err:
+        reason = f"HTTP {err.code}"
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        reason = str(getattr(err, "reason", err))
+    return f"no Prefect server answers at PREFECT_API_URL={api_url} ({reason})"
 
 
 def owns_server(folder: Path, port: int) -> bool:
@@ -72,8 +93,12 @@ def prefect_server(
     """Yield the API URL of the server on `port`, starting one in `cwd` (its prefect.toml says
     where the state goes) and stopping it after, unless this checkout's own already answers
     there (`owns_server`). Another project's server on the port is left alone: this checkout
-    starts its own on a free port, so its runs never show in another project's UI."""
+    starts its own on a free port, so its runs never show in another project's UI.
+
+    A server started here stops with this process, even when that is killed (``kill -9``). Only
+    one asked for on a port (not 0) is recorded in `OWNER_FILE`, for later commands to reuse."""
     folder = Path(cwd or ".")
+    record = port != 0
     if port:
         api_url = f"http://{HOST}:{port}/api"
         if server_problem(api_url, timeout_s=1.0) is None:
@@ -87,23 +112,34 @@ def prefect_server(
     api_url = f"http://{HOST}:{port}/api"
     cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", HOST, "--port", str(port)]
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env["PREFECT_SERVER_UI_API_URL"] = api_url  # else the UI asks the default port, 4200
     # the server's output goes to a file, not a pipe: a long-lived server must never block
     with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                preexec_fn=_die_with_parent)  # fmt: skip
         owner = folder / OWNER_FILE
         try:
             _started(api_url, timeout_s, proc, log)
-            owner.parent.mkdir(parents=True, exist_ok=True)
-            owner.write_text(json.dumps({"port": port, "pid": proc.pid}))
+            if record:
+                owner.parent.mkdir(parents=True, exist_ok=True)
+                owner.write_text(json.dumps({"port": port, "pid": proc.pid}))
             yield api_url
         finally:
-            owner.unlink(missing_ok=True)
+            if record:
+                owner.unlink(missing_ok=True)
             if proc.poll() is None:
                 proc.terminate()
                 try:
                     proc.wait(30)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+
+
+def _die_with_parent() -> None:
+    """In the server's process before it starts (Linux): ask the kernel for SIGTERM when the
+    process that started it dies, however it dies."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _started(api_url: str, timeout_s: float, proc: subprocess.Popen[bytes], log: IO[bytes]) -> None:

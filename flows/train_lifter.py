@@ -10,18 +10,21 @@ SPEC = StageSpec(
     "same recipe on the reference rows (ground-truth 2D) where `lifting` wrote them.",
     reads="paths.lifting: train.parquet, test.parquet (the validation curve), reference/",
     writes="paths.train_lifter: checkpoint.pt (resumable), history.csv (dvc plots), curves.png; "
-    "reference/ the same for the reference rows",
+    "reference/ the same for the reference rows; built in data/.work/train_lifter, moved in "
+    "when both are done",
     sections=("seed", "device", "paths.lifting", "paths.train_lifter", "train_lifter"),
 )
 preflight_when_main(SPEC, __name__)
 
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
 from prefect import flow
 
 from flows._stage import load_stage_params, run_stage
-from tasks.engine import FitResult, select_device
+from pose3d.io import CHECKPOINT, move_into, work_root
+from tasks.engine import carry_over, select_device
 from tasks.lifter.rows import REFERENCE_DIR, has_variant, load_part_task
 from tasks.train_lifter import train_lifter_task
 
@@ -31,22 +34,25 @@ def train_lifter_flow(
     params_path: str = "params.yaml", overrides: list[str] | None = None
 ) -> list[str]:
     """Train the route's lifter, then the reference's where there are reference rows; returns
-    the checkpoints."""
+    the checkpoints. Both train in a work folder (`pose3d.io.work_root`), whose files are moved
+    into the output folder only when both are done: a run stopped halfway leaves the previous
+    outputs whole, and its next run resumes the work folder's checkpoints."""
     params = load_stage_params(params_path, overrides)
     device = select_device(params.device)
     out = Path(params.paths.train_lifter)
-    runs = [("route", out)]
+    work = work_root(out)
+    runs = [("route", Path())]
     if has_variant(params.paths.lifting, "reference"):
-        runs.append(("reference", out / REFERENCE_DIR))
-    checkpoints = []
-    for variant, out_dir in runs:
+        runs.append(("reference", Path(REFERENCE_DIR)))
+    else:  # an earlier run's reference lifter is not this run's
+        shutil.rmtree(work / REFERENCE_DIR, ignore_errors=True)
+    for variant, sub in runs:
+        carry_over(out / sub / CHECKPOINT, work / sub / CHECKPOINT)
         train = load_part_task(params.paths.lifting, "train", variant)
         test = load_part_task(params.paths.lifting, "test", variant)
-        result: FitResult = train_lifter_task(
-            train, test, params.train_lifter, out_dir, params.seed, device
-        )
-        checkpoints.append(str(result.checkpoint))
-    return checkpoints
+        train_lifter_task(train, test, params.train_lifter, work / sub, params.seed, device)
+    move_into(work, out)
+    return [str(out / sub / CHECKPOINT) for _, sub in runs]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

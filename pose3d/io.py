@@ -6,6 +6,7 @@ crash never leaves a half-written file behind.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -26,6 +27,20 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def _name_full_disk(err: BaseException, target: Path) -> None:
+    """A full disk (or quota) while writing `target`: raise an OSError that names it and says
+    what is left (the OS's error names neither); other errors go on as they are."""
+    if isinstance(err, OSError) and err.errno in _FULL:
+        raise OSError(
+            err.errno,
+            f"{err.strerror} while writing {target} (nothing of it was written; the previous "
+            f"version, if any, is untouched): free space on {target.parent} and rerun",
+        ) from err
+
+
 @contextmanager
 def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path next to `target`; rename it onto `target` if the block succeeds."""
@@ -40,8 +55,9 @@ def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> It
     try:
         yield tmp_path
         os.replace(tmp_path, target)
-    except BaseException:
+    except BaseException as err:
         tmp_path.unlink(missing_ok=True)
+        _name_full_disk(err, target)
         raise
 
 
@@ -57,9 +73,29 @@ def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as err:
         shutil.rmtree(tmp, ignore_errors=True)
+        _name_full_disk(err, target)
         raise
+
+
+def work_root(out_dir: str | os.PathLike[str]) -> Path:
+    """Where a stage keeps resumable work until its outputs are complete: beside its output
+    folder, which DVC deletes before the stage runs (``<parent>/.work/<name>``)."""
+    out = Path(out_dir)
+    return out.parent / ".work" / out.name
+
+
+def move_into(built: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
+    """Move every file of the complete folder `built` to the same place under `target` (each a
+    rename, replacing what is there), then remove `built`. Files of `target` that `built` has
+    not (DVC's ``.gitignore``) stay."""
+    built, target = Path(built), Path(target)
+    for path in sorted(p for p in built.rglob("*") if not p.is_dir()):
+        dest = target / path.relative_to(built)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, dest)
+    shutil.rmtree(built)
 
 
 @contextmanager
@@ -79,6 +115,9 @@ def staged_files(out_dir: str | os.PathLike[str]) -> Iterator[Path]:
             if target.is_dir() and not target.is_symlink():
                 shutil.rmtree(target)
             os.replace(entry, target)
+    except OSError as err:
+        _name_full_disk(err, out_dir)
+        raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

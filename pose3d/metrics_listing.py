@@ -31,10 +31,10 @@ def metrics_lines(files: Mapping[str, Mapping[str, Any]]) -> list[str]:
     ``stage  metric  value``, the stage named once per group, in the order given. Nested keys
     are joined with dots. Raises ValueError when a line would not fit `WIDTH` columns."""
     rows: list[tuple[str, str, str]] = []
-    for path, metrics in files.items():
-        stage = stage_of(path)
-        for i, (key, value) in enumerate(_flat(metrics)):
-            rows.append((stage if i == 0 else "", key, _value(value)))
+    last = ""
+    for stage, key, value in metric_rows(files):
+        rows.append(("" if stage == last else stage, key, value))
+        last = stage
     if not rows:
         return ["no metrics yet: run the pipeline (make run)"]
     w_stage = max(len("stage"), *(len(r[0]) for r in rows))
@@ -46,6 +46,16 @@ def metrics_lines(files: Mapping[str, Mapping[str, Any]]) -> list[str]:
     if too_wide:
         raise ValueError(f"{len(too_wide[0])} columns, more than {WIDTH}: {too_wide[0]!r}")
     return lines
+
+
+def metric_rows(files: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str, str]]:
+    """``{path: {key: value}}`` -> ``(stage, metric, value)``, one row per metric (nested keys
+    joined with dots, values as `metrics_lines` prints them), in the order given."""
+    return [
+        (stage_of(path), key, _value(value))
+        for path, metrics in files.items()
+        for key, value in _flat(metrics)
+    ]
 
 
 def _flat(metrics: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:

@@ -1,4 +1,4 @@
-"""Prefect glue shared by the tasks: the task decorator and progress reporting."""
+"""Prefect glue shared by the tasks: the task decorator, logging and progress reporting."""
 
 from __future__ import annotations
 
@@ -29,6 +29,19 @@ def logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
         return get_run_logger()
     except MissingContextError:
         return logging.getLogger("pose3d")
+
+
+_WARNED: set[str] = set()
+
+
+def warn_once(message: str) -> None:
+    """A warning said once per process (the ablation trains a dozen lifters on the same rows);
+    later repeats are logged at debug level."""
+    if message in _WARNED:
+        logger().debug("%s", message)
+        return
+    _WARNED.add(message)
+    logger().warning("%s", message)
 
 
 def progress(items: Iterable[T], total: int | None, desc: str, every: float = 0.1) -> Iterator[T]:

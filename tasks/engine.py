@@ -22,6 +22,7 @@ import ctypes
 import hashlib
 import io
 import math
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -168,6 +169,17 @@ def resume_state(path: Path, fingerprint: Mapping[str, Any]) -> dict[str, Any] |
         logger().warning("%s: made with another configuration or code; training from scratch", path)
         return None
     return state
+
+
+def carry_over(previous: Path, checkpoint: Path) -> None:
+    """Start a training that is built aside from the `previous` run's checkpoint (copied, so the
+    previous outputs stay whole) when there is none at `checkpoint` yet; the resume rule then
+    decides whether it is resumed."""
+    if checkpoint.is_file() or not previous.is_file():
+        return
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(checkpoint) as tmp:
+        shutil.copyfile(previous, tmp)
 
 
 def warmup_cosine(step: int, total_steps: int, warmup_fraction: float = 0.05) -> float:

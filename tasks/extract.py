@@ -39,6 +39,7 @@ from pose3d.config import ExtractConfig, to_dict
 from pose3d.formats import challenge
 from pose3d.formats.h36m import write_cameras
 from pose3d.frames import concat_frames, stored_path, write_frames
+from pose3d.images import DEFAULT_MAX_PIXELS
 from pose3d.io import atomic_dir, write_json_atomic, write_text_atomic
 from tasks._prefect import logger, progress, stage_task
 from tasks.h36m_views import View, ViewContext, h36m_cameras, subject_views, view_table
@@ -89,8 +90,11 @@ class BadInputs:
         self.skip(path, str(err))
 
 
-def _producer(cfg: ExtractConfig) -> dict[str, Any]:
-    return producer("extract", __name__, {"extract": to_dict(cfg)})
+def _producer(cfg: ExtractConfig, max_pixels: int | None = None) -> dict[str, Any]:
+    params: dict[str, Any] = {"extract": to_dict(cfg)}
+    if max_pixels is not None:
+        params["infer_2d"] = {"max_pixels": max_pixels}
+    return producer("extract", __name__, params)
 
 
 def _finish(summary: ExtractSummary, out_dir: Path, start: float) -> ExtractSummary:
@@ -196,18 +200,20 @@ def extract_h36m(
 
 
 def extract_challenge(
-    root: str | os.PathLike[str], cfg: ExtractConfig, out_dir: str | os.PathLike[str]
-) -> ExtractSummary:
+    root: str | os.PathLike[str], cfg: ExtractConfig, out_dir: str | os.PathLike[str],
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> ExtractSummary:  # fmt: skip
     """Challenge IMG/POSE tree -> ``challenge.parquet`` in `out_dir` (images stay in place).
 
-    Raises FileNotFoundError / ValueError naming the file on bad input (unless
-    ``cfg.on_error == "skip"``); an empty `cfg.challenge_splits` writes an empty table.
+    Raises FileNotFoundError / ValueError naming the file on bad input, an image over
+    `max_pixels` among it (unless ``cfg.on_error == "skip"``); an empty `cfg.challenge_splits`
+    writes an empty table.
     """
     start = time.perf_counter()
     root, out_dir = Path(root), Path(out_dir)
     summary = ExtractSummary("challenge", enabled=bool(cfg.challenge_splits))
     handler = None if cfg.on_error == "raise" else BadInputs(cfg.on_error, summary).skip
-    tables = challenge.read_splits(root, cfg.challenge_splits, handler)
+    tables = challenge.read_splits(root, cfg.challenge_splits, handler, max_pixels)
     summary.sequences = len(tables)
     table = concat_frames(tables)
     source = {
@@ -220,7 +226,7 @@ def extract_challenge(
             s for s in cfg.challenge_splits if challenge.sidecar_path(root, s).is_file()
         ],
     }
-    write_frames(table, out_dir / CHALLENGE_TABLE, source, _producer(cfg))
+    write_frames(table, out_dir / CHALLENGE_TABLE, source, _producer(cfg, max_pixels))
     write_image_manifest(table, out_dir / f"challenge{MANIFEST_SUFFIX}", workers=cfg.workers)
     summary.rows = table.num_rows
     return _finish(summary, out_dir, start)
@@ -230,12 +236,15 @@ def extract(
     cfg: ExtractConfig,
     roots: tuple[str | os.PathLike[str], str | os.PathLike[str]],
     out_dir: str | os.PathLike[str],
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> dict[str, ExtractSummary]:
     """The stage: both readers (`roots` = Human3.6M, challenge) into `out_dir`, built aside and
-    swapped in whole, so a failure in either leaves the previous outputs as they were."""
+    swapped in whole, so a failure in either leaves the previous outputs as they were. Challenge
+    images over `max_pixels` (``infer_2d.max_pixels``: what the 2D route would refuse) are bad
+    inputs here already."""
     with atomic_dir(out_dir) as tmp:
         h36m = extract_h36m(roots[0], cfg, tmp, final_dir=out_dir)
-        chal = extract_challenge(roots[1], cfg, tmp)
+        chal = extract_challenge(roots[1], cfg, tmp, max_pixels)
     return {"h36m": h36m, "challenge": chal}
 
 

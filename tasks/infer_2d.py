@@ -41,7 +41,7 @@ import numpy as np
 
 from pose3d.config import CRConfig, Infer2DConfig, to_dict
 from pose3d.frames import frames_arrays, read_frames
-from pose3d.io import atomic_path, staged_files, write_json_atomic, write_metrics
+from pose3d.io import atomic_path, staged_files, work_root, write_json_atomic, write_metrics
 from pose3d.keypoints import KeypointRows, Producer, keypoints_table, write_keypoints
 from pose3d.metrics import keypoint_distances, pck, person_height
 from pose3d.skeleton import NUM_JOINTS
@@ -95,6 +95,13 @@ def decoded_batches(
                 t = starts[k + 2]
                 pending.append(pool.map(decode, paths[t : t + batch_size]))
             yield idx, results
+
+
+# On the CPU every shard computes on one torch thread, whichever runner runs it (shards run side
+# by side instead, one per core): a convolution's sums are split by thread count, so with more
+# threads a few heatmap peaks tip to the next cell (up to 6.6 px seen). One thread each makes the
+# caches the same bytes whatever the runner and worker count.
+CPU_THREADS_PER_SHARD = 1
 
 
 @dataclass(frozen=True)
@@ -349,13 +356,6 @@ class InferPlan:
     producer: Producer
 
 
-def work_root(out_dir: str | Path) -> Path:
-    """Where shards wait to be merged: beside the stage's output folder, which DVC deletes
-    before the stage runs (``<parent>/.work/<name>/<key>``)."""
-    out = Path(out_dir)
-    return out.parent / ".work" / out.name
-
-
 def plan_infer_2d(
     cfg: Infer2DConfig, cr: CRConfig, extract_dir: str, checkpoints: tuple[str, str],
     out_dir: str, device: str,
@@ -377,9 +377,7 @@ def plan_infer_2d(
         )
     work_dir = work_root(out_dir) / key
     work_dir.mkdir(parents=True, exist_ok=True)
-    threads = 0
-    if cfg.runner == "dask" and not cfg.dask_address:
-        threads = max(1, (os.cpu_count() or 1) // cfg.dask_workers)
+    threads = CPU_THREADS_PER_SHARD if device == "cpu" else 0
     specs = shard_specs(images, cfg, cr, checkpoints, work_dir, device, threads)
     done = sum(Path(s.out_file).is_file() for s in specs)
     logger().info(

@@ -36,7 +36,7 @@ from pose3d.lifting.normalization import NormStats, compute_stats, normalize_2d,
 from pose3d.metrics import mpjpe
 from pose3d.plots import curves_figure, save_figure
 from tasks import engine
-from tasks._prefect import logger, stage_task
+from tasks._prefect import logger, stage_task, warn_once
 from tasks.lifter.inference import LoadedLifter, predict_dataset
 
 CURVES = "curves.png"
@@ -76,7 +76,7 @@ def effective_config(train: LiftingDataset, cfg: TrainLifterConfig) -> TrainLift
     has_view = train.geometry is not None and bool(np.isfinite(train.geometry).all(1).any())
     if has_view or not (cfg.model.floor_input or cfg.augment.probability > 0):
         return cfg
-    logger().warning(
+    warn_once(
         "train_lifter: no training row has a camera (view geometry), as on the challenge's own "
         "data: training without the floor input and without the body augmentation"
     )

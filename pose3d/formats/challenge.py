@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from pose3d.config import CHALLENGE_SPLITS
 from pose3d.frames import ARRAY_SHAPES, frames_arrays, frames_table, read_frames, stored_path
-from pose3d.images import verify_image
+from pose3d.images import DEFAULT_MAX_PIXELS, verify_image
 from pose3d.skeleton import NUM_JOINTS
 
 SPLITS: tuple[str, ...] = CHALLENGE_SPLITS
@@ -180,16 +180,17 @@ def jpeg_size(path: str | os.PathLike[str]) -> tuple[int, int]:
 
 
 def _image_sizes(
-    root: Path, split: str, numbers: np.ndarray, on_bad: OnBad | None
+    root: Path, split: str, numbers: np.ndarray, on_bad: OnBad | None, max_pixels: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Image sizes from a full decode (`pose3d.images.verify_image`, so a truncated or corrupt
-    image is caught here, not in a later stage); returns (keep mask, (M, 2) sizes)."""
+    image, or one over `max_pixels`, is caught here, not in a later stage); returns (keep mask,
+    (M, 2) sizes)."""
     keep = np.ones(len(numbers), dtype=bool)
     sizes = np.zeros((len(numbers), 2), dtype=np.int64)
     for i, number in enumerate(numbers):
         path = image_path(root, split, int(number))
         try:
-            sizes[i] = verify_image(path)
+            sizes[i] = verify_image(path, max_pixels)
         except (ValueError, FileNotFoundError) as err:
             if on_bad is None:
                 raise
@@ -216,21 +217,24 @@ def _match_poses(
     return read_split_poses(root, split, images, on_bad)
 
 
-def read_split(root: str | os.PathLike[str], split: str, on_bad: OnBad | None = None) -> pa.Table:
+def read_split(
+    root: str | os.PathLike[str], split: str, on_bad: OnBad | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> pa.Table:  # fmt: skip
     """Read one split into a frames table (dataset "challenge", frame = image number).
 
     Poses come from the CSVs (Train, Val), else from the sidecar where there is one (Test of
     the synthetic world). The sidecar, where present, adds subject, action, camera, box, 2D
     keypoints and root; elsewhere they are "" or null. Image paths are stored as
-    `pose3d.frames.stored_path` gives them. Bad files raise (naming the file and the problem),
-    or are reported to `on_bad` and their rows left out.
+    `pose3d.frames.stored_path` gives them. Bad files (an image over `max_pixels` among them)
+    raise, naming the file and the problem, or are reported to `on_bad` and their rows left out.
     """
     root = Path(root)
     images = list_images(root, split, on_bad)
     if not images:
         raise ValueError(f"{root / split / IMAGE_DIR}: no images (expected 00001.jpg, ...)")
     numbers, poses = _match_poses(root, split, images, on_bad)
-    keep, sizes = _image_sizes(root, split, numbers, on_bad)
+    keep, sizes = _image_sizes(root, split, numbers, on_bad, max_pixels)
     numbers, sizes = numbers[keep], sizes[keep]
     pose_rows = None if poses is None else poses[keep]
     n = len(numbers)
@@ -278,8 +282,9 @@ def _merge_sidecar(
 
 
 def read_splits(
-    root: str | os.PathLike[str], splits: Sequence[str], on_bad: OnBad | None = None
-) -> list[pa.Table]:
+    root: str | os.PathLike[str], splits: Sequence[str], on_bad: OnBad | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> list[pa.Table]:  # fmt: skip
     """`read_split` for each of `splits`.
 
     A missing root raises FileNotFoundError. A split that is bad as a whole (no IMG folder, no
@@ -301,7 +306,7 @@ def read_splits(
                     f"{folder}: no such folder for challenge split {split!r} (splits found "
                     f"under {root}: {found}; set extract.challenge_splits)"
                 )
-            tables.append(read_split(root, split, on_bad))
+            tables.append(read_split(root, split, on_bad, max_pixels))
         except (FileNotFoundError, ValueError) as err:  # the split as a whole is bad
             if on_bad is None:
                 raise

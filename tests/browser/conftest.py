@@ -25,6 +25,7 @@ FLAGS = (
     "--use-angle=swiftshader", "--enable-unsafe-swiftshader",  # WebGL (plotly's 3D) on the CPU
     "--remote-debugging-port=0", "--remote-allow-origins=*",
 )  # fmt: skip
+READY_TIMEOUT_S = 60.0
 
 
 @dataclass
@@ -98,12 +99,19 @@ def _errors(events: list[dict[str, Any]]) -> list[str]:
 
 
 def open_page(
-    browser: str, page: Path, expressions: dict[str, str], settle_s: float = 2.0
+    browser: str,
+    page: Path | str,
+    expressions: dict[str, str],
+    settle_s: float = 2.0,
+    ready: str | None = None,
 ) -> PageRun:
-    """Load `page` in headless Chromium, let it settle, evaluate `expressions` (name -> JS)."""
+    """Load `page` (a file, or a URL) in headless Chromium, let it settle (and, for a page that
+    draws itself after loading, wait up to `READY_TIMEOUT_S` for the JS expression `ready` to
+    be true), evaluate `expressions` (name -> JS)."""
     from websockets.sync.client import connect
 
-    with tempfile.TemporaryDirectory(prefix="chromium.") as profile:
+    # Chromium's helper processes can still write to the profile as it is removed
+    with tempfile.TemporaryDirectory(prefix="chromium.", ignore_cleanup_errors=True) as profile:
         proc = subprocess.Popen([browser, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
         try:
@@ -119,8 +127,15 @@ def open_page(
                 tab = _Session(ws, msg["result"]["sessionId"])
                 for domain in ("Runtime", "Log", "Page"):
                     tab.send(f"{domain}.enable")
-                tab.send("Page.navigate", url=page.resolve().as_uri())
+                url = page if isinstance(page, str) else page.resolve().as_uri()
+                tab.send("Page.navigate", url=url)
                 tab.wait_for("Page.loadEventFired", 60.0)
+                deadline = time.monotonic() + READY_TIMEOUT_S
+                while ready and time.monotonic() < deadline:
+                    answer = tab.send("Runtime.evaluate", expression=ready, returnByValue=True)
+                    if answer["result"].get("value"):
+                        break
+                    time.sleep(0.2)
                 time.sleep(settle_s)
                 values = {
                     name: tab.send("Runtime.evaluate", expression=js, returnByValue=True)["result"]

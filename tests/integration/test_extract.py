@@ -271,6 +271,17 @@ def test_truncated_challenge_image_raises_or_is_a_counted_skip(trees, tmp_path) 
     assert saved["skipped_count"] == 1 and "truncated JPEG" in saved["skipped"][0]["reason"]
 
 
+def test_an_image_the_2d_route_would_refuse_is_refused_here(trees, tmp_path) -> None:
+    """``infer_2d.max_pixels`` holds for extract too: no image is listed that infer_2d refuses."""
+    path = challenge.image_path(trees[1], "Train", 2)
+    cv2.imwrite(str(path), np.zeros((50, 60, 3), np.uint8))  # 3000 pixels; the others 1200
+    with pytest.raises(ValueError, match=r"Train/IMG/00002.jpg: .*max_pixels is 2000"):
+        extract_challenge(trees[1], CFG, tmp_path / "out", max_pixels=2000)
+    summary = extract_challenge(trees[1], dataclasses.replace(CFG, on_error="skip"),
+                                tmp_path / "out", max_pixels=2000)  # fmt: skip
+    assert summary.rows == 3 and [Path(s["file"]).name for s in summary.skipped] == ["00002.jpg"]
+
+
 @pytest.mark.real_data
 def test_real_h36m_frame_matches_the_official_labels(shared_data, tmp_path) -> None:
     cfg = dataclasses.replace(CFG, h36m_subjects=("S1",), cameras=("54138969",), frame_stride=1)

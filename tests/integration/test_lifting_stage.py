@@ -1,5 +1,6 @@
 """The `lifting` stage on tiny tables: the task through `.fn()`, the flow under the session's
-Prefect test harness, and what reaches the lifter on the challenge's route."""
+Prefect test harness, and what reaches the lifter on the challenge's route; then `train_lifter`
+on those rows, stopped halfway."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pyarrow as pa
 import pytest
 import yaml
 
+import flows.train_lifter
 from flows.lifting import lifting_flow
 from pose3d.config import apply_overrides, load_params, load_raw
 from pose3d.frames import frames_table, write_frames
@@ -41,6 +43,7 @@ def params_file(repo_root: Path, tmp_path: Path) -> Path:
     import_gt(tmp_path / "extract", tmp_path / "kp" / "gt.parquet")
     raw = apply_overrides(load_raw(repo_root / "params.yaml"), [
         f"paths.extract={tmp_path / 'extract'}", f"paths.lifting={tmp_path / 'lifting'}",
+        f"paths.train_lifter={tmp_path / 'train_lifter'}",
         f"lifting.keypoints={tmp_path / 'kp' / 'gt.parquet'}",
         f"lifting.reference_keypoints={tmp_path / 'kp' / 'gt.parquet'}",
         "lifting.without_cr_keypoints=\"\"",
@@ -78,3 +81,42 @@ def test_flow_runs_under_prefect(params_file: Path, prefect_harness: None) -> No
     assert summary["route"]["parts"]["train"]["rows"] == 6
     with pytest.raises(FileNotFoundError, match="absent.parquet: no keypoint cache there"):
         lifting_flow(params_path=str(params_file), overrides=["lifting.keypoints=absent.parquet"])
+
+
+TINY_LIFTER = ["train_lifter.epochs=1", "train_lifter.batch_size=2", "train_lifter.model.width=16",
+               "train_lifter.model.num_blocks=1"]  # fmt: skip
+
+
+def test_a_stopped_train_lifter_leaves_its_outputs_whole_and_resumes(
+    params_file: Path, prefect_harness: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lifting_flow(params_path=str(params_file), overrides=[])
+    out = Path(load_params(params_file).paths.train_lifter)
+    flows.train_lifter.train_lifter_flow(params_path=str(params_file), overrides=TINY_LIFTER)
+    (out / ".gitignore").write_text("/checkpoint.pt\n")  # as DVC writes it: not an output
+    before = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    assert {Path("checkpoint.pt"), Path("reference/checkpoint.pt")} <= set(before)
+
+    real_task = flows.train_lifter.train_lifter_task
+
+    def stopped_at_the_reference(*args: object) -> object:
+        if Path(str(args[3])).name == "reference":
+            raise KeyboardInterrupt  # Ctrl-C after the route's lifter is done
+        return real_task(*args)
+
+    monkeypatch.setattr(flows.train_lifter, "train_lifter_task", stopped_at_the_reference)
+    changed = [*TINY_LIFTER, "seed=7"]  # another run: its checkpoints are not the previous ones
+    with pytest.raises(KeyboardInterrupt):
+        flows.train_lifter.train_lifter_flow(params_path=str(params_file), overrides=changed)
+    after = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    assert after == before  # the previous outputs, whole: no new route lifter beside an old one
+    work = out.parent / ".work" / out.name
+    halfway = (work / "checkpoint.pt").read_bytes()
+
+    monkeypatch.setattr(flows.train_lifter, "train_lifter_task", real_task)
+    flows.train_lifter.train_lifter_flow(params_path=str(params_file), overrides=changed)
+    assert (out / "checkpoint.pt").read_bytes() == halfway  # resumed complete, not retrained
+    assert (out / "reference" / "checkpoint.pt").read_bytes() != before[
+        Path("reference/checkpoint.pt")
+    ]
+    assert not work.exists() and (out / ".gitignore").is_file()

@@ -26,8 +26,8 @@ def _covered(rel: Path, deps: list[str]) -> bool:
 
 
 # flows/ modules that are not stages: the pipeline flow, the UI deployment, the server wrapper,
-# the `pose3d` command
-ENTRY_POINTS = {"pipeline", "serve", "server", "cli"}
+# the `pose3d` command, the sharing commands
+ENTRY_POINTS = {"pipeline", "serve", "server", "cli", "share"}
 
 
 def test_every_flow_module_is_a_stage(repo_root: Path) -> None:

@@ -85,3 +85,23 @@ def test_atomic_files_get_the_usual_mode(tmp_path: Path) -> None:
     with atomic_path(tmp_path / "f.txt") as tmp:
         tmp.write_text("x")
     assert (tmp_path / "f.txt").stat().st_mode & 0o044 == 0o044  # group/other may read
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full (Linux) to fill")
+def test_a_full_disk_names_what_was_being_written(tmp_path: Path) -> None:
+    def fill() -> None:
+        with open("/dev/full", "wb") as full:  # every write: ENOSPC, "No space left on device"
+            full.write(b"x" * 65536)
+            full.flush()
+
+    (tmp_path / "kept.json").write_text("{}")
+    full = r"No space left on device while writing .*kept\.json"
+    with pytest.raises(OSError, match=full), atomic_path(tmp_path / "kept.json"):
+        fill()
+    assert (tmp_path / "kept.json").read_text() == "{}" and len(list(tmp_path.iterdir())) == 1
+    named = r"while writing .*/out \(nothing of it was written"
+    with pytest.raises(OSError, match=named), atomic_dir(tmp_path / "out"):
+        fill()
+    with pytest.raises(OSError) as other, atomic_path(tmp_path / "x.bin"):
+        raise PermissionError(13, "Permission denied")  # not a full disk: as it was
+    assert "while writing" not in str(other.value)

@@ -366,7 +366,7 @@ def test_floor_input_trains_and_needs_the_view_geometry(
     model = dataclasses.replace(SMALL, floor_input=True)
     unknown = dataclasses.replace(_dataset(), geometry=np.full((256, 16), np.nan))
     for i, data in enumerate((_dataset(), unknown)):  # no geometry at all, or none known
-        with caplog.at_level("WARNING", logger="pose3d"):
+        with caplog.at_level("DEBUG", logger="pose3d"):  # said once per process (`warn_once`)
             res = tl.train_lifter(
                 data, None, _train_cfg(model=model, epochs=1), tmp_path / str(i), 0
             )
@@ -386,3 +386,14 @@ def test_floor_input_trains_and_needs_the_view_geometry(
     assert pred.shape == (256, 17, 3) and np.isfinite(pred).all()
     with pytest.raises(ValueError, match="floor input"):
         li.predict_lifter(lifter, rows.kp2d_px, rows.image_wh_px)
+
+
+def test_a_warning_of_every_lifter_is_said_once(caplog: pytest.LogCaptureFixture) -> None:
+    """The ablation trains a dozen lifters on the same rows: one warning, not a dozen."""
+    no_view = dataclasses.replace(_dataset(64), geometry=None)
+    cfg = _train_cfg(model=dataclasses.replace(SMALL, floor_input=True))
+    with caplog.at_level("DEBUG", logger="pose3d"):
+        for _ in range(3):
+            assert not tl.effective_config(no_view, cfg).model.floor_input
+    said = [r.levelname for r in caplog.records if "no training row has a camera" in r.message]
+    assert len(said) == 3 and said.count("WARNING") <= 1

@@ -88,7 +88,7 @@ def test_overrides_make_the_run_a_dvc_experiment() -> None:
         "evaluate",
     ]
     assert repro_command([], True, ["train_lifter.lr=0.001", "ablation.epochs=2"])[1:] == [
-        "exp", "run", "-Strain_lifter.lr=0.001", "-Sablation.epochs=2", "--force",
+        "exp", "run", "--temp", "-Strain_lifter.lr=0.001", "-Sablation.epochs=2", "--force",
     ]  # fmt: skip
     with pytest.raises(ValueError, match="expected section.key=value"):
         repro_command([], False, ["train_lifter.lr"])
