@@ -10,7 +10,8 @@
          the "refine" heatmaps, supervised with online hard keypoint mining.
 
 The backbone is torchvision's ResNet built with ``weights=None`` (nothing is downloaded; load
-weights explicitly if wanted). Heatmap coordinates follow `pose3d.heatmaps` (cell u sits on input
+weights explicitly if wanted: `backbone_key` and `is_backbone` say where an ImageNet ResNet's
+state dict goes). Heatmap coordinates follow `pose3d.heatmaps` (cell u sits on input
 pixel 4u). The network runs in channels_last memory format and under CPU bfloat16 autocast
 (the losses cast to float32).
 """
@@ -166,6 +167,18 @@ class RefineNet(nn.Module):
         levels = [_resize(block(p), size) for block, p in zip(self.levels, pyramid, strict=True)]
         out: torch.Tensor = self.out(self.fuse(torch.cat(levels, dim=1)))
         return out
+
+
+def backbone_key(name: str) -> str | None:
+    """Where the weight `name` of torchvision's ImageNet ResNet (a key of
+    ``resnet18().state_dict()``) sits in a `CPN`'s state dict: ``backbone.<name>``; None for its
+    classifier (``fc.*``), which the CPN has not."""
+    return None if name.startswith("fc.") else f"backbone.{name}"
+
+
+def is_backbone(key: str) -> bool:
+    """Whether the CPN's state-dict entry `key` is one of its ResNet's (an ImageNet ResNet's)."""
+    return key.startswith("backbone.")
 
 
 class CPN(nn.Module):

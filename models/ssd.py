@@ -5,7 +5,11 @@ presets and the choice of the box to crop.
   (the paper's SSD), always with ``weights=None`` and ``weights_backbone=None``: nothing is
   downloaded, every weight starts random (load a checkpoint explicitly). Two classes:
   background (0) and person (`PERSON_LABEL`). The model resizes its inputs itself (to 320 or 300)
-  and normalises them; it takes float images in [0, 1].
+  and normalises them; it takes float images in [0, 1]. SSDlite's MobileNetV3 has torchvision's
+  reduced tail (the last stage's channels halved, as torchvision builds it without ImageNet
+  weights) unless ``reduced_tail=False``: the ImageNet classifier's layout, to load its weights.
+- `backbone_key`, `is_backbone`: where a weight of torchvision's ImageNet classifier
+  (``mobilenet_v3_large().state_dict()``, ``vgg16().state_dict()``) sits in the detector.
 - `train_transform`: the augmentation of torchvision's detection references, written with the
   transforms.v2 API. Preset ``"ssd"``: photometric distortion, zoom out (filled with the mean
   colour), IoU crop, then clamping and sanitising the boxes, horizontal flip, float in [0, 1].
@@ -19,12 +23,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 from torchvision import tv_tensors
-from torchvision.models import detection
+from torchvision.models import detection, mobilenet_v3_large
+from torchvision.models.detection import _utils as det_utils
+from torchvision.models.detection.anchor_utils import DefaultBoxGenerator
+from torchvision.models.detection.ssdlite import SSDLiteFeatureExtractorMobileNet, SSDLiteHead
 from torchvision.transforms import v2
 
 PERSON_LABEL = 1
@@ -34,6 +43,12 @@ BUILDERS: dict[str, Callable[..., detection.SSD]] = {
 }
 PRESETS = ("ssd", "ssdlite")
 MEAN_FILL_RGB = (124, 116, 104)  # the ImageNet mean colour in 8-bit units
+# where torchvision's detectors cut their ImageNet classifier's `features` (ssdlite.py's
+# _mobilenet_extractor, ssd.py's SSDFeatureExtractorVGG): MobileNetV3-Large's last strided block,
+# whose expansion conv ends the detector's first part; VGG-16's fourth max pool (conv4_3 before
+# it, conv5 after it, in the first extra block) and its fifth, which SSD300 leaves out
+MOBILENET_C4 = 13
+VGG16_POOL4, VGG16_POOL5 = 23, 30
 
 
 @dataclass(frozen=True)
@@ -46,6 +61,7 @@ class DetectorConfig:
     nms_thresh: float = 0.45
     detections_per_img: int = 20
     augment: str = "ssd"
+    reduced_tail: bool = True  # SSDlite: MobileNetV3's halved last stage; False: ImageNet's layout
 
     def __post_init__(self) -> None:
         if self.arch not in BUILDERS:
@@ -65,6 +81,8 @@ class DetectorConfig:
 
 def build_detector(cfg: DetectorConfig) -> detection.SSD:
     """A randomly initialised SSD of `cfg.arch` (no weights downloaded or loaded)."""
+    if cfg.arch == "ssdlite320_mobilenet_v3_large" and not cfg.reduced_tail:
+        return _ssdlite_imagenet_layout(cfg)
     return BUILDERS[cfg.arch](
         weights=None,
         weights_backbone=None,
@@ -73,6 +91,60 @@ def build_detector(cfg: DetectorConfig) -> detection.SSD:
         nms_thresh=cfg.nms_thresh,
         detections_per_img=cfg.detections_per_img,
     )
+
+
+def _ssdlite_imagenet_layout(cfg: DetectorConfig) -> detection.SSD:
+    """torchvision's ``ssdlite320_mobilenet_v3_large`` as it builds it around an ImageNet
+    backbone (the full tail, nothing frozen), but with random weights and nothing downloaded."""
+    norm_layer = partial(nn.BatchNorm2d, eps=0.001, momentum=0.03)
+    trunk = mobilenet_v3_large(weights=None, norm_layer=norm_layer, reduced_tail=False)
+    backbone = SSDLiteFeatureExtractorMobileNet(trunk.features, MOBILENET_C4, norm_layer)
+    anchors = DefaultBoxGenerator([[2, 3] for _ in range(6)], min_ratio=0.2, max_ratio=0.95)
+    size = (320, 320)
+    out_channels = det_utils.retrieve_out_channels(backbone, size)
+    head = SSDLiteHead(
+        out_channels, anchors.num_anchors_per_location(), cfg.num_classes, norm_layer
+    )
+    return detection.ssd.SSD(
+        backbone, anchors, size, cfg.num_classes, head=head, score_thresh=cfg.score_thresh,
+        nms_thresh=cfg.nms_thresh, detections_per_img=cfg.detections_per_img,
+        topk_candidates=300, image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5],
+    )  # fmt: skip
+
+
+def backbone_key(arch: str, name: str) -> str | None:
+    """Where the weight `name` of the ImageNet classifier behind `arch` (a key of torchvision's
+    ``mobilenet_v3_large().state_dict()`` or ``vgg16().state_dict()``) sits in the detector's
+    state dict; None for the classifier's head (``classifier.*``), which the detector has not.
+    A name outside that layout comes back as it is (`is_backbone` says no to it)."""
+    if name.startswith("classifier."):
+        return None
+    parts = name.split(".")
+    if parts[0] != "features" or len(parts) < 3 or not parts[1].isdigit():
+        return name
+    index, rest = int(parts[1]), ".".join(parts[2:])
+    if arch == "ssd300_vgg16":
+        if index < VGG16_POOL4:
+            return f"backbone.features.{index}.{rest}"
+        return f"backbone.extra.0.{index - VGG16_POOL4}.{rest}" if index < VGG16_POOL5 else name
+    if index < MOBILENET_C4:
+        return f"backbone.features.0.{index}.{rest}"
+    if index > MOBILENET_C4:
+        return f"backbone.features.1.{index - MOBILENET_C4}.{rest}"
+    if parts[2] != "block" or len(parts) < 5 or not parts[3].isdigit():
+        return name
+    block, rest = int(parts[3]), ".".join(parts[4:])  # the C4 block: expansion, then the rest
+    if block == 0:
+        return f"backbone.features.0.{MOBILENET_C4}.{rest}"
+    return f"backbone.features.1.0.{block}.{rest}"
+
+
+def is_backbone(arch: str, key: str) -> bool:
+    """Whether the detector's state-dict entry `key` comes from the ImageNet classifier behind
+    `arch` (SSD300's conv5 sits in its first extra block, before the new fc6/fc7)."""
+    if arch == "ssd300_vgg16" and key.startswith("backbone.extra.0."):
+        return int(key.split(".")[3]) < VGG16_POOL5 - VGG16_POOL4
+    return key.startswith("backbone.features.")
 
 
 def train_transform(cfg: DetectorConfig) -> v2.Compose:

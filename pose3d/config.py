@@ -213,6 +213,9 @@ class TrainDetectorConfig:
     weight_decay: float
     score_thresh: float  # detections kept by the model
     channels_last: bool  # NHWC convolutions (faster on CPUs with oneDNN)
+    # "" = random init; else a torchvision ImageNet classifier's state dict file that the
+    # backbone starts from (mobilenet_v3_large / vgg16; checked when the stage runs)
+    backbone_weights: str = ""
 
     def __post_init__(self) -> None:
         if self.arch not in DETECTOR_ARCHS:
@@ -256,6 +259,9 @@ class TrainCPNConfig:
     flip_test: bool  # inference: average with the mirrored crop's heatmaps
     bf16: bool  # bfloat16 autocast where the device has it natively (losses in float32)
     channels_last: bool  # NHWC convolutions
+    # "" = random init; else a torchvision ImageNet ResNet's state dict file (of `backbone`)
+    # that the backbone starts from (checked when the stage runs)
+    backbone_weights: str = ""
 
     def __post_init__(self) -> None:
         if self.backbone not in CPN_BACKBONES:

@@ -10,11 +10,14 @@ RefineNet's; a joint is visible when finite and inside the crop. Samples are dra
 DataLoader (`CropDataset`), each from a generator seeded by (seed, epoch, row): the same for any
 number of workers, and for a resumed run.
 
-Training: AdamW, linear warm-up then cosine decay, channels_last and bfloat16 autocast where the
-device has it natively (the losses in float32). After every epoch ``out_dir`` gets, atomically
-(`tasks.engine`'s checkpoint format and resume rule):
-- ``checkpoint.pt``: model, optimiser, scheduler, epoch, the `CPNConfig` and, for inference,
-  the crop margin, the flip test, bf16 and channels_last (`tasks.route.cpn.load_cpn`);
+Training: the ResNet from random weights, or from an ImageNet ResNet's state dict file
+(``train_cpn.backbone_weights``, `tasks.backbone_weights`; loaded when training from scratch, its
+sha256 part of the run's fingerprint); AdamW, linear warm-up then cosine decay, channels_last and
+bfloat16 autocast where the device has it natively (the losses in float32). After every epoch
+``out_dir`` gets, atomically (`tasks.engine`'s checkpoint format and resume rule):
+- ``checkpoint.pt``: model, optimiser, scheduler, epoch, the `CPNConfig`, the backbone weights'
+  path and sha256 and, for inference, the crop margin, the flip test, bf16 and channels_last
+  (`tasks.route.cpn.load_cpn`);
 - ``history.csv``: one row per epoch (`HISTORY_FIELDS`); ``val_px_error`` is the mean pixel
   error on an even sample of up to `HISTORY_VAL_IMAGES` held-out frames, without flip test.
 After training: ``metrics.json`` (held-out pixel error, PCK at 5% / 10% of the box's longest
@@ -36,7 +39,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from models.cpn import CPN, CPNConfig
+from models.cpn import CPN, CPNConfig, backbone_key, is_backbone
 from models.cpn_loss import cpn_loss
 from models.precision import autocast, use_bf16
 from pose3d.config import TrainCPNConfig, to_dict
@@ -56,7 +59,7 @@ from pose3d.io import write_metrics, write_text_atomic
 from pose3d.metrics import box_side, keypoint_distances, pck
 from pose3d.plots import save_figure
 from pose3d.skeleton import H36M17_JOINTS, H36M17_PARENTS, flip_lr
-from tasks import engine
+from tasks import backbone_weights, engine
 from tasks._prefect import logger, stage_task
 from tasks.route.cpn import LoadedCPN, normalize_images, predict_crops
 from tasks.route.frames import Frames2D, load_frames_2d, read_rgb
@@ -250,10 +253,11 @@ def _step_loss(model: CPN, net: CPNConfig, cfg: TrainCPNConfig, device: torch.de
 
 def _training(
     train: Frames2D, cfg: TrainCPNConfig, margin: float, out_dir: Path, seed: int,
-    device: torch.device,
+    device: torch.device, weights: backbone_weights.BackboneWeights | None,
 ) -> engine.Training:  # fmt: skip
     """The CPN of `cfg` on `device`, AdamW with warm-up and cosine decay, and its checkpoint's
-    entries (the config, and what inference repeats: margin, flip test, bf16, channels_last)."""
+    entries (the config, the backbone weights' file, and what inference repeats: margin, flip
+    test, bf16, channels_last)."""
     net = cpn_config(cfg)
     engine.seed_everything(seed)
     model = CPN(net).to(device)
@@ -264,12 +268,12 @@ def _training(
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: engine.warmup_cosine(s, total_steps, WARMUP_FRACTION)
     )
-    run_id = engine.fingerprint(
-        {**to_dict(cfg), "margin": margin}, seed, __name__, engine.array_digest(train.content_key())
-    )
+    config = backbone_weights.by_content({**to_dict(cfg), "margin": margin}, weights)
+    run_id = engine.fingerprint(config, seed, __name__, engine.array_digest(train.content_key()))
     extra = {"margin": margin, "flip_test": cfg.flip_test, "bf16": cfg.bf16,
              "channels_last": cfg.channels_last}  # fmt: skip
-    entries = {"config": dataclasses.asdict(net), "extra": extra}
+    entries = {"config": dataclasses.asdict(net), "extra": extra,
+               "backbone_weights": backbone_weights.provenance(weights)}  # fmt: skip
     return engine.Training(
         model, opt, sched, out_dir, run_id, cfg.epochs, HISTORY_FIELDS, entries, kind="cpn"
     )
@@ -287,9 +291,11 @@ def train_cpn(
     """Train (or resume) a CPN on the crops of `train`; score it on `heldout` (see the module).
 
     Writes ``out_dir/checkpoint.pt`` and ``history.csv`` after every epoch, then the metrics.
-    Raises ValueError when `train` has fewer frames than one batch.
+    Raises ValueError when `train` has fewer frames than one batch, FileNotFoundError when
+    ``cfg.backbone_weights`` names no file and ValueError when it is not this ResNet's.
     """
     device = device or torch.device("cpu")
+    weights = backbone_weights.locate(cfg.backbone_weights, "train_cpn.backbone_weights")
     if cfg.bf16 and not use_bf16(device, True):
         logger().warning("train_cpn.bf16: %s has no native bfloat16; training in float32", device)
     if len(train) < cfg.batch_size:
@@ -298,7 +304,7 @@ def train_cpn(
         )
     engine.reuse_freed_memory()
     out_dir = Path(out_dir)
-    training = _training(train, cfg, margin, out_dir, seed, device)
+    training = _training(train, cfg, margin, out_dir, seed, device, weights)
     model, net = training.model, cpn_config(cfg)
     loaded = LoadedCPN(model, net, margin, cfg.flip_test, cfg.bf16, cfg.channels_last)
     dataset = CropDataset(train, cfg, net, margin, seed)
@@ -306,6 +312,8 @@ def train_cpn(
     step_loss = _step_loss(training.model, net, cfg, device)  # type: ignore[arg-type]
 
     def run_epoch(epoch: int) -> dict[str, float]:
+        if epoch == 0 and weights is not None:  # from scratch (`engine.fit` resumes later)
+            backbone_weights.load_backbone(model, weights, backbone_key, is_backbone)
         dataset.set_epoch(epoch)
         loader = DataLoader(
             dataset, batch_size=cfg.batch_size, shuffle=True, drop_last=True,

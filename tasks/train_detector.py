@@ -1,4 +1,5 @@
-"""The `train_detector` stage: train torchvision's SSD (models.ssd, random init, two classes) on
+"""The `train_detector` stage: train torchvision's SSD (models.ssd, two classes; random init, or
+the backbone from an ImageNet classifier's state dict file, `train_detector.backbone_weights`) on
 the Human3.6M-layout frames of `train_detector.subjects` with their boxes, then score it.
 
 Training: the frames of `subjects` from ``<extract>/h36m.parquet`` (an even sample of
@@ -7,10 +8,13 @@ Training: the frames of `subjects` from ``<extract>/h36m.parquet`` (an even samp
 (`models.ssd.train_transform`, preset `augment`; about 26 ms per 320 px frame with the "ssd"
 preset, a third of a step at 224 px) in the main process; AdamW,
 linear warm-up then cosine decay per step; the detector's input side is `image_size`
-(`tasks.route.detector.sized_detector`). After every epoch ``out_dir`` gets (atomically,
-`tasks.engine`'s checkpoint format and resume rule):
-- ``checkpoint.pt``: model, optimiser, scheduler, epoch, and in ``config`` what rebuilds the
-  model (`tasks.route.detector.load_detector`);
+(`tasks.route.detector.sized_detector`). Backbone weights (`tasks.backbone_weights`) are loaded
+when training from scratch, into SSDlite's MobileNetV3 with ImageNet's full tail (as torchvision
+builds it around ImageNet weights) or SSD300's VGG-16; their sha256 is part of the run's
+fingerprint. After every epoch ``out_dir`` gets (atomically, `tasks.engine`'s checkpoint format
+and resume rule):
+- ``checkpoint.pt``: model, optimiser, scheduler, epoch, in ``config`` what rebuilds the
+  model (`tasks.route.detector.load_detector`), and the backbone weights' path and sha256;
 - ``history.csv``: one row per epoch (`HISTORY_FIELDS`; ``heldout_ap50`` on a sample of at most
   `EPOCH_EVAL_IMAGES` held-out frames).
 After training: AP at IoU 0.5 and the recall of the best box (`detection_scores`) on every frame
@@ -23,6 +27,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +44,7 @@ from pose3d.frames import check_unseen_subjects
 from pose3d.io import write_metrics
 from pose3d.metrics import detection_ap_recall
 from pose3d.plots import save_figure
-from tasks import engine
+from tasks import backbone_weights, engine
 from tasks._prefect import logger, progress, stage_task
 from tasks.route import detector as trained
 from tasks.route.frames import Frames2D, load_frames_2d, read_rgb
@@ -53,8 +58,12 @@ GRAD_CLIP_NORM = 10.0  # random-init SSD: a few early batches give huge gradient
 
 
 def detector_config(cfg: TrainDetectorConfig) -> ssd.DetectorConfig:
-    """The `models.ssd` config of a `train_detector` section."""
-    return ssd.DetectorConfig(arch=cfg.arch, score_thresh=cfg.score_thresh, augment=cfg.augment)
+    """The `models.ssd` config of a `train_detector` section (SSDlite's MobileNetV3 in ImageNet's
+    layout when it starts from ImageNet weights)."""
+    return ssd.DetectorConfig(
+        arch=cfg.arch, score_thresh=cfg.score_thresh, augment=cfg.augment,
+        reduced_tail=not cfg.backbone_weights,
+    )  # fmt: skip
 
 
 def valid_boxes(frames: Frames2D) -> Frames2D:
@@ -151,10 +160,11 @@ def _training_frames(cfg: TrainDetectorConfig, extract_dir: Path) -> Frames2D:
 
 
 def _training(
-    cfg: TrainDetectorConfig, train: Frames2D, out_dir: Path, seed: int, device: torch.device
-) -> engine.Training:
+    cfg: TrainDetectorConfig, train: Frames2D, out_dir: Path, seed: int, device: torch.device,
+    weights: backbone_weights.BackboneWeights | None,
+) -> engine.Training:  # fmt: skip
     """The SSD of `cfg` on `device`, AdamW with warm-up and cosine decay, and the checkpoint's
-    config (what rebuilds the model)."""
+    config (what rebuilds the model) and backbone weights' file."""
     det_cfg = detector_config(cfg)
     engine.seed_everything(seed)
     model = trained.prepare(
@@ -165,10 +175,10 @@ def _training(
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: engine.warmup_cosine(s, total_steps, WARMUP_FRACTION)
     )
-    run_id = engine.fingerprint(
-        to_dict(cfg), seed, __name__, engine.array_digest(train.content_key())
-    )
-    entries = {"config": trained.checkpoint_config(det_cfg, cfg.image_size, cfg.channels_last)}
+    config = backbone_weights.by_content(to_dict(cfg), weights)
+    run_id = engine.fingerprint(config, seed, __name__, engine.array_digest(train.content_key()))
+    entries = {"config": trained.checkpoint_config(det_cfg, cfg.image_size, cfg.channels_last),
+               "backbone_weights": backbone_weights.provenance(weights)}  # fmt: skip
     return engine.Training(
         model, opt, sched, out_dir, run_id, cfg.epochs, HISTORY_FIELDS, entries, kind="detector"
     )
@@ -185,15 +195,17 @@ def train_detector(
     """Train (or resume) the detector of `cfg` on the frames of ``cfg.subjects`` in
     ``extract_dir/h36m.parquet``. Writes ``out_dir/checkpoint.pt`` and ``out_dir/history.csv``
     after every epoch. Raises ValueError for a subject of the challenge's Val/Test images, no
-    frames, or fewer frames than one batch. `workers`: DataLoader worker processes that decode
-    and augment (0: in the main process; 1 was no faster on 2 busy cores, and a forked worker
-    sometimes died at start inside a Prefect flow run)."""
+    frames, fewer frames than one batch, or backbone weights of another architecture, and
+    FileNotFoundError when ``cfg.backbone_weights`` names no file. `workers`: DataLoader worker
+    processes that decode and augment (0: in the main process; 1 was no faster on 2 busy cores,
+    and a forked worker sometimes died at start inside a Prefect flow run)."""
     device = device or torch.device("cpu")
+    weights = backbone_weights.locate(cfg.backbone_weights, "train_detector.backbone_weights")
     extract_dir = Path(extract_dir)
     train = _training_frames(cfg, extract_dir)
     heldout = _heldout(cfg, extract_dir)
     curve_frames = None if heldout is None else heldout.even_sample(EPOCH_EVAL_IMAGES)
-    training = _training(cfg, train, Path(out_dir), seed, device)
+    training = _training(cfg, train, Path(out_dir), seed, device, weights)
     model, det_cfg = training.model, detector_config(cfg)
     dataset = BoxFrames(train, det_cfg, cfg.image_size or trained.NATIVE_SIZE[cfg.arch])
     loaded = trained.LoadedDetector(model, det_cfg, cfg.image_size, cfg.channels_last, device)
@@ -205,6 +217,9 @@ def train_detector(
         return losses["bbox_regression"] + losses["classification"], len(images)
 
     def run_epoch(epoch: int) -> dict[str, float]:
+        if epoch == 0 and weights is not None:  # from scratch (`engine.fit` resumes later)
+            layout = partial(ssd.backbone_key, cfg.arch), partial(ssd.is_backbone, cfg.arch)
+            backbone_weights.load_backbone(model, weights, *layout)
         torch.manual_seed(engine.epoch_seed(seed, epoch))  # the augmentation's draws when workers=0
         loader = torch.utils.data.DataLoader(
             dataset, batch_size=cfg.batch_size, shuffle=True, drop_last=True,

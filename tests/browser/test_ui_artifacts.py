@@ -68,7 +68,8 @@ def _open(chromium: Callable[..., Any], url: str, queries: dict[str, str], ready
     return run
 
 
-@pytest.mark.parametrize("ui", ["", "/v2"], ids=["ui", "ui-v2"])  # the default, and the new one
+@pytest.mark.parametrize("ui", ["", pytest.param("/v2", marks=pytest.mark.slow)],
+                         ids=["ui", "ui-v2"])  # the default UI, and the new one (make test-slow)  # fmt: skip
 def test_the_ui_draws_the_figure_and_shows_every_metric(
     ui: str,
     tmp_path: Path,

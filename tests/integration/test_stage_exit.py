@@ -59,7 +59,8 @@ def _wait_for(path: Path, proc: subprocess.Popen[str], timeout_s: float) -> None
         time.sleep(0.1)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
+@pytest.mark.parametrize("signum", [signal.SIGKILL, pytest.param(signal.SIGINT, marks=pytest.mark.slow)],
+                         ids=["kill-9", "ctrl-c"])  # fmt: skip
 def test_a_stopped_stage_leaves_no_prefect_server(
     repo_root: Path, tmp_path: Path, signum: int
 ) -> None:

@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.hub
 from torchvision import tv_tensors
+from torchvision.models import mobilenet_v3_large, vgg
 
 from models import ssd
 from models.ssd import (
@@ -56,6 +57,42 @@ def test_both_architectures_build_without_downloading(arch: str, no_downloads: N
     assert model.score_thresh == 0.2 and model.detections_per_img == 7
     # two classes: background and person
     assert model.head.classification_head.num_columns == 2
+
+
+def _imagenet_state(arch: str) -> dict[str, torch.Tensor]:
+    """The state dict of torchvision's ImageNet classifier behind `arch` (VGG-16's features
+    only: its classifier is 120 M parameters the detector never has)."""
+    torch.manual_seed(0)
+    if arch == "ssd300_vgg16":
+        features = vgg.make_layers(vgg.cfgs["D"]).state_dict()
+        return {f"features.{name}": tensor for name, tensor in features.items()}
+    return mobilenet_v3_large().state_dict()
+
+
+@pytest.mark.parametrize("arch", list(ssd.BUILDERS))
+def test_the_imagenet_layout_takes_torchvisions_classifier_weights(
+    arch: str, no_downloads: None
+) -> None:
+    model = build_detector(DetectorConfig(arch=arch, reduced_tail=False)).state_dict()
+    backbone = {key: t.shape for key, t in model.items() if ssd.is_backbone(arch, key)}
+    source = _imagenet_state(arch)
+    heads = [name for name in source if ssd.backbone_key(arch, name) is None]
+    classifier = [
+        "classifier.0.weight",
+        "classifier.0.bias",
+        "classifier.3.weight",
+        "classifier.3.bias",
+    ]
+    assert heads == ([] if arch == "ssd300_vgg16" else classifier)  # the head: left out
+    mapped = {ssd.backbone_key(arch, n): t.shape for n, t in source.items() if n not in heads}
+    assert mapped == backbone  # every classifier weight has a place, every place a weight
+    assert len(backbone) == {"ssd300_vgg16": 26, "ssdlite320_mobilenet_v3_large": 308}[arch]
+    if arch == "ssdlite320_mobilenet_v3_large":  # torchvision's own build, with the full tail
+        reduced = build_detector(DetectorConfig(arch=arch)).state_dict()
+        assert list(reduced) == list(model)
+        differ = [key for key in model if model[key].shape != reduced[key].shape]
+        assert differ and all(key.split(".")[:3] != ["backbone", "features", "0"] for key in differ)
+        assert model["backbone.features.1.3.0.weight"].shape == (960, 160, 1, 1)  # 480 reduced
 
 
 def test_training_forward_gives_finite_losses(ssdlite: torch.nn.Module) -> None:

@@ -1,9 +1,12 @@
 """tasks.train_cpn and tasks.route.cpn on tiny data: the training sample's crop, keypoints
 and targets agree (with jitter and flip), predict_crops and its flip test, the metrics by hand,
-the resume rule and the refusal of the challenge's Val/Test subjects."""
+the resume rule and the refusal of the challenge's Val/Test subjects; a run started from an
+ImageNet ResNet's state dict written here (``backbone_weights``), which decides the run."""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +14,7 @@ import pytest
 import torch
 from cpn_fixtures import tiny_cpn_config, write_tiny_extract
 from torch import nn
+from torchvision.models import resnet18, resnet34
 
 from models.cpn import CPNConfig
 from pose3d.crop import CropJitter, from_crop
@@ -180,3 +184,71 @@ def test_refuses_a_challenge_val_subject(tmp_path: Path) -> None:
         cfg = tiny_cpn_config(batch_size=8)
         train, heldout = load_training_frames(cfg, tmp_path / "ok")
         train_cpn(train, heldout, cfg, 0.25, tmp_path / "cpn", seed=0)
+
+
+def _imagenet_resnet18(path: Path, seed: int) -> dict[str, torch.Tensor]:
+    """Write a resnet18 state dict as torchvision saves it (seeded) to `path`; return it."""
+    torch.manual_seed(seed)
+    state = resnet18().state_dict()
+    torch.save(state, path)
+    return state
+
+
+def _backbone_equals(checkpoint: Path, state: dict[str, torch.Tensor]) -> bool:
+    saved = torch.load(checkpoint, weights_only=False)["model"]
+    return all(
+        torch.allclose(saved[f"backbone.{name}"], tensor, atol=1e-6)
+        for name, tensor in state.items()
+        if name.endswith("conv1.weight") or name.endswith("conv2.weight")  # not BN's running stats
+    )
+
+
+def test_the_backbone_weights_file_starts_the_run_and_decides_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    write_tiny_extract(tmp_path / "extract")
+    weights = tmp_path / "imagenet" / "resnet18.pth"
+    weights.parent.mkdir()
+    first = _imagenet_resnet18(weights, seed=1)
+    cfg = tiny_cpn_config(backbone_weights=str(weights), lr=1e-9, bf16=False)
+    train, heldout = load_training_frames(cfg, tmp_path / "extract")
+    out = tmp_path / "cpn"
+    with caplog.at_level("INFO", logger="pose3d"):
+        assert train_cpn(train, heldout, cfg, 0.3, out, seed=0).epochs_run == 1
+        assert _backbone_equals(out / "checkpoint.pt", first)  # lr ~0: the file's weights
+        saved = torch.load(out / "checkpoint.pt", weights_only=False)
+        sha = hashlib.sha256(weights.read_bytes()).hexdigest()
+        assert saved["backbone_weights"] == {"path": str(weights), "sha256": sha}
+        assert saved["fingerprint"]["config"]["backbone_weights_sha256"] == sha
+        assert "backbone_weights" not in saved["fingerprint"]["config"]  # the content, not the path
+        # moved: the same run, resumed (complete), nothing loaded
+        moved = weights.rename(tmp_path / "resnet18_moved.pth")
+        cfg = dataclasses.replace(cfg, backbone_weights=str(moved))
+        assert train_cpn(train, heldout, cfg, 0.3, out, seed=0).epochs_run == 0
+        # changed: another run, from scratch, from the new weights
+        second = _imagenet_resnet18(moved, seed=2)
+        assert train_cpn(train, heldout, cfg, 0.3, out, seed=0).epochs_run == 1
+        assert _backbone_equals(out / "checkpoint.pt", second)
+    loads = [r.getMessage() for r in caplog.records if "backbone tensors loaded" in r.getMessage()]
+    assert len(loads) == 2 and loads[0].startswith("train_cpn.backbone_weights: 120 backbone")
+
+
+def test_backbone_weights_missing_or_of_another_network_are_refused_by_name(
+    tmp_path: Path,
+) -> None:
+    write_tiny_extract(tmp_path / "extract")
+    cfg = tiny_cpn_config(backbone_weights=str(tmp_path / "missing.pth"))
+    train, heldout = load_training_frames(cfg, tmp_path / "extract")
+    with pytest.raises(
+        FileNotFoundError, match=r"train_cpn.backbone_weights: .*/missing.pth: not found"
+    ):
+        train_cpn(train, heldout, cfg, 0.3, tmp_path / "cpn", seed=0)
+    torch.manual_seed(0)
+    torch.save(resnet34().state_dict(), tmp_path / "resnet34.pth")  # a backbone=resnet34 file
+    cfg = tiny_cpn_config(backbone_weights=str(tmp_path / "resnet34.pth"))
+    with pytest.raises(
+        ValueError,
+        match=r"^train_cpn.backbone_weights: .*/resnet34.pth: 'layer1.2.conv1.weight' fits none",
+    ):
+        train_cpn(train, heldout, cfg, 0.3, tmp_path / "cpn", seed=0)
+    assert not (tmp_path / "cpn" / "checkpoint.pt").exists()  # refused before any step

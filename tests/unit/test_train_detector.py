@@ -1,15 +1,18 @@
 """tasks.train_detector and tasks.route.detector: AP and best-box recall on hand-made cases,
 the learning-rate schedule, the detector's input side, the checkpoint round trip, the resume
-rule and the Val/Test subject check, on 64 x 64 images and one thread."""
+rule and the Val/Test subject check, a start from ImageNet MobileNetV3 weights written here, on
+64 x 64 images and one thread."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import detector_frames
 import numpy as np
 import pytest
 import torch
+from torchvision.models import mobilenet_v3_large, resnet18
 
 from models.ssd import DetectorConfig
 from pose3d.config import TrainDetectorConfig, load_params
@@ -166,3 +169,51 @@ def test_shrink_keeps_the_box_on_the_same_pixels() -> None:
     same, same_box = shrink(image, np.array([1.0, 2.0, 3.0, 4.0]), 0)
     assert same is image and list(same_box) == [1.0, 2.0, 3.0, 4.0]
     assert shrink(image, np.zeros(4), 200)[0] is image
+
+
+def test_starts_from_imagenet_mobilenet_weights_written_here(
+    repo_root: Path, tmp_path: Path
+) -> None:
+    extract = detector_frames.write_box_frames(tmp_path / "extract")
+    torch.manual_seed(3)
+    imagenet = mobilenet_v3_large().state_dict()  # as torchvision saves it
+    torch.save(imagenet, tmp_path / "mobilenet_v3_large.pth")
+    cfg = _tiny_cfg(
+        repo_root, f"train_detector.backbone_weights={tmp_path / 'mobilenet_v3_large.pth'}",
+        "train_detector.lr=1.0e-9", "train_detector.max_images=8",
+    )  # fmt: skip
+    result = train_detector(cfg, extract, tmp_path / "out", 0, workers=0)
+    assert result.epochs_run == 1
+    saved = torch.load(result.checkpoint, weights_only=False)
+    # lr ~0: the file's weights, its full tail (960 channels, not the reduced 480) included
+    for name, key in [("features.0.0.weight", "backbone.features.0.0.0.weight"),
+                      ("features.13.block.0.0.weight", "backbone.features.0.13.0.weight"),
+                      ("features.13.block.3.0.weight", "backbone.features.1.0.3.0.weight"),
+                      ("features.16.0.weight", "backbone.features.1.3.0.weight")]:  # fmt: skip
+        torch.testing.assert_close(saved["model"][key], imagenet[name], atol=1e-6, rtol=0)
+    assert saved["model"]["backbone.features.1.3.0.weight"].shape == (960, 160, 1, 1)
+    assert saved["config"]["detector"]["reduced_tail"] is False
+    sha = hashlib.sha256((tmp_path / "mobilenet_v3_large.pth").read_bytes()).hexdigest()
+    path = str(tmp_path / "mobilenet_v3_large.pth")
+    assert saved["backbone_weights"] == {"path": path, "sha256": sha}
+    assert saved["fingerprint"]["config"]["backbone_weights_sha256"] == sha
+    det = load_detector(result.checkpoint)  # rebuilt with the full tail from the config alone
+    assert not det.config.reduced_tail and det.model.transform.fixed_size == (64, 64)
+
+
+def test_refuses_backbone_weights_missing_or_of_another_network(
+    repo_root: Path, tmp_path: Path
+) -> None:
+    extract = detector_frames.write_box_frames(tmp_path / "extract")
+    missing = tmp_path / "missing.pth"
+    cfg = _tiny_cfg(repo_root, f"train_detector.backbone_weights={missing}")
+    with pytest.raises(FileNotFoundError, match=f"train_detector.backbone_weights: {missing}: not"):
+        train_detector(cfg, extract, tmp_path / "out", 0, workers=0)
+    torch.manual_seed(0)
+    torch.save(resnet18().state_dict(), tmp_path / "resnet18.pth")  # the CPN's, not the SSD's
+    cfg = _tiny_cfg(repo_root, f"train_detector.backbone_weights={tmp_path / 'resnet18.pth'}")
+    with pytest.raises(
+        ValueError, match=r"^train_detector.backbone_weights: .*/resnet18.pth: 'conv1.weight' fits"
+    ):
+        train_detector(cfg, extract, tmp_path / "out", 0, workers=0)
+    assert not (tmp_path / "out" / "checkpoint.pt").exists()
