@@ -42,7 +42,11 @@ typecheck: install
 contracts: install  ## import-linter: the layers of the house (pyproject.toml)
 	lint-imports
 
-test: lint typecheck contracts  ## ruff, mypy, import contracts and the tests (slow and real-data ones excluded)
+test: lint  ## ruff; then mypy and the import contracts beside the tests (slow and real-data ones excluded)
+	@# mypy and lint-imports take one core for about 25 s: they run while the tests run
+	$(MAKE) --no-print-directory -j 3 typecheck contracts test-fast
+
+test-fast: install  ## the tests alone (slow and real-data ones excluded)
 	pytest -q -n 2 --dist worksteal
 
 test-real: install  ## the tests on ../shared/data (marker `real_data`; they skip where it is absent)
@@ -54,7 +58,7 @@ test-browser: install  ## the report and the plots page in headless Chromium (in
 	pytest -q -m browser
 
 test-slow: install  ## the long checks (marker `slow`)
-	pytest -q -m slow
+	pytest -q -n 2 --dist worksteal -m slow
 
 bench: install  ## speed figures (the 2D ones need `make run`'s extract; real_images_2d its checkpoints)
 	$(PY) bench/render_speed.py

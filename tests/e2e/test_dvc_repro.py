@@ -8,6 +8,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from pose3d.frames import read_frames
 from pose3d.keypoints import read_keypoints
 
@@ -80,6 +82,7 @@ def test_rerun_without_changes_runs_nothing(
     assert ran(out) == []
 
 
+@pytest.mark.slow  # about 50 s (make test-slow, and CI)
 def test_shared_keypoint_caches_train_the_lifter_in_a_fresh_clone(
     tiny_repo: Path,
     first_repro: str,

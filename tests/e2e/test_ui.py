@@ -60,6 +60,7 @@ def _children(client: SyncPrefectClient, parent: FlowRun) -> list[FlowRun]:
     return client.read_flow_runs(flow_run_filter=FlowRunFilter(parent_flow_run_id=tied))
 
 
+@pytest.mark.slow  # about 50 s (make test-slow, and CI)
 def test_a_run_started_through_the_api_runs_dvc_and_publishes_artifacts(
     served: str,
     tiny_repo: Path,
