@@ -4,8 +4,9 @@
 - Protocol 2: MPJPE after a similarity (rotation, uniform scale, translation) Procrustes
   alignment of each predicted pose to its ground truth (``alignment="procrustes"``).
 - Per action: the mean within each action, then the mean over actions (`mpjpe_per_action`).
-- 2D: pixel distances, PCK named for its normaliser, box IoU, AP and best-box recall of
-  one-person images (below).
+- 2D: pixel distances, PCK named for its normaliser, whether left and right limbs are told
+  apart (`left_right_ratio`, `swap_share`), box IoU, AP and best-box recall of one-person
+  images (below).
 - ECCV 2018 PoseTrack 3D challenge: the mean over frames and all 17 joints of root-relative
   poses with no further alignment (`challenge_mpjpe`).
 """
@@ -13,6 +14,8 @@
 from __future__ import annotations
 
 import numpy as np
+
+from pose3d.skeleton import H36M17_JOINTS
 
 ALIGNMENTS = ("none", "root", "procrustes")
 
@@ -154,6 +157,61 @@ def pck(distances_px: np.ndarray, normalizer_px: np.ndarray, fraction: float) ->
     with np.errstate(invalid="ignore"):
         hit = labelled & (dist <= fraction * norm[:, None])
     return float(hit.sum() / n)
+
+
+# The limb joints whose left and right a 2D model must tell apart, as (left, right) pairs of
+# H36M-17 indices: knees, ankles, elbows, wrists. (Hips and shoulders sit close together in many
+# views; a model that has not learned limbs puts each left limb joint on its right twin.)
+LIMB_PAIRS: tuple[tuple[int, int], ...] = tuple(
+    (H36M17_JOINTS.index(f"L{name}"), H36M17_JOINTS.index(f"R{name}"))
+    for name in ("Knee", "Ankle", "Elbow", "Wrist")
+)
+
+
+def _labelled_limbs(
+    pred_px: np.ndarray, truth_px: np.ndarray, pairs: tuple[tuple[int, int], ...]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The poses whose limb joints are all labelled and predicted: (pred, truth, joints)."""
+    pred, truth = np.asarray(pred_px, np.float64), np.asarray(truth_px, np.float64)
+    if pred.shape != truth.shape or pred.ndim != 3 or pred.shape[2] != 2:
+        raise ValueError(f"pred {pred.shape}, truth {truth.shape}: expected (N, J, 2) twice")
+    joints = np.array([j for pair in pairs for j in pair])
+    ok = np.isfinite(pred[:, joints]).all(axis=(1, 2)) & np.isfinite(truth[:, joints]).all(
+        axis=(1, 2)
+    )
+    return pred[ok], truth[ok], joints
+
+
+def left_right_ratio(
+    pred_px: np.ndarray, truth_px: np.ndarray, pairs: tuple[tuple[int, int], ...] = LIMB_PAIRS
+) -> float:
+    """How far apart a model puts each left limb joint from its right twin, against the truth:
+    the median over poses and `pairs` of the predicted left-right distance over the true one
+    (pairs closer than 1 px in the truth left out). 1: as apart as the truth; near 0: the two on
+    top of each other. NaN without a labelled pair. Shapes: (N, J, 2) twice."""
+    pred, truth, _ = _labelled_limbs(pred_px, truth_px, pairs)
+    left, right = (np.array(side) for side in zip(*pairs, strict=True))
+    apart_true = np.linalg.norm(truth[:, left] - truth[:, right], axis=-1)
+    apart_pred = np.linalg.norm(pred[:, left] - pred[:, right], axis=-1)
+    keep = apart_true >= 1.0
+    return float(np.median(apart_pred[keep] / apart_true[keep])) if keep.any() else float("nan")
+
+
+def swap_share(
+    pred_px: np.ndarray, truth_px: np.ndarray, pairs: tuple[tuple[int, int], ...] = LIMB_PAIRS
+) -> float:
+    """The share of poses whose limb joints lie closer to the truth with its left and right
+    swapped than to the truth itself (summed over the joints of `pairs`): 0 for a model that
+    tells left from right, about 0.5 for one that cannot. NaN without a labelled pose."""
+    pred, truth, joints = _labelled_limbs(pred_px, truth_px, pairs)
+    if not len(pred):
+        return float("nan")
+    swapped = truth.copy()
+    for left, right in pairs:
+        swapped[:, [left, right]] = truth[:, [right, left]]
+    as_is = np.linalg.norm(pred[:, joints] - truth[:, joints], axis=-1).sum(axis=1)
+    as_swapped = np.linalg.norm(pred[:, joints] - swapped[:, joints], axis=-1).sum(axis=1)
+    return float(np.mean((as_swapped < as_is) & ~np.isclose(as_swapped, as_is)))  # ties: not
 
 
 def box_iou(a_xyxy: np.ndarray, b_xyxy: np.ndarray) -> np.ndarray:

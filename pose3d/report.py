@@ -35,6 +35,8 @@ LABELS = {
     "kp2d_median_error_px": "2D gap to the reference: median (px)",
     "kp2d_pck5_height": "2D: share within 5% of the person height",
     "kp2d_pck10_height": "2D: share within 10% of the person height",
+    "kp2d_left_right_ratio": "2D: left-right limb distance / the reference's (median; 1 = apart as in truth)",
+    "kp2d_swap_share": "2D: share of poses whose limbs fit left/right swapped better",
     "kp2d_rows_compared": "2D: rows compared",
     "rows": "test rows",
     "actions": "actions",

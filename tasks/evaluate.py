@@ -27,11 +27,13 @@ from pose3d.metrics import (
     challenge_mpjpe,
     joint_errors,
     keypoint_distances,
+    left_right_ratio,
     mpjpe,
     mpjpe_per_action,
     mpjpe_per_joint,
     pck,
     person_height,
+    swap_share,
 )
 from pose3d.plots import examples_figure, fig3_figure, per_joint_figure, save_figure
 from pose3d.report import Example, report_html
@@ -48,6 +50,8 @@ HEADLINE = (
     "reference_mpjpe_p1_mm",
     "route_over_reference_p1",
     "kp2d_error_px",
+    "kp2d_left_right_ratio",
+    "kp2d_swap_share",
 )  # metrics.json (`dvc metrics show`); everything: scores.json
 
 
@@ -109,8 +113,9 @@ def _row_keys(data: LiftingDataset) -> list[tuple[str, str, str, int]]:
 
 def gap_2d(route: LiftingDataset, reference: LiftingDataset) -> dict[str, float]:
     """How far the route's 2D lies from the reference's on the rows both have (same subject,
-    action, camera, frame): mean and median joint distance in pixels, and the share of joints
-    within 5 and 10% of the reference's person height (its 2D extent in y)."""
+    action, camera, frame): mean and median joint distance in pixels, the share of joints
+    within 5 and 10% of the reference's person height (its 2D extent in y), and whether the
+    route tells left from right (the left-right distance ratio and the share of swapped poses)."""
     where = {key: i for i, key in enumerate(_row_keys(reference))}
     pairs = [(i, where[k]) for i, k in enumerate(_row_keys(route)) if k in where]
     if not pairs:
@@ -125,6 +130,10 @@ def gap_2d(route: LiftingDataset, reference: LiftingDataset) -> dict[str, float]
         "kp2d_median_error_px": round(float(np.median(dist[ok])), 3),
         "kp2d_pck5_height": round(pck(np.where(ok, dist, np.nan), height, 0.05), 4),
         "kp2d_pck10_height": round(pck(np.where(ok, dist, np.nan), height, 0.10), 4),
+        "kp2d_left_right_ratio": round(
+            left_right_ratio(route.kp2d_px[ri], reference.kp2d_px[fi]), 4
+        ),
+        "kp2d_swap_share": round(swap_share(route.kp2d_px[ri], reference.kp2d_px[fi]), 4),
     }
 
 

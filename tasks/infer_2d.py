@@ -43,7 +43,7 @@ from pose3d.config import CRConfig, Infer2DConfig, to_dict
 from pose3d.frames import frames_arrays, read_frames
 from pose3d.io import atomic_path, staged_files, work_root, write_json_atomic, write_metrics
 from pose3d.keypoints import KeypointRows, Producer, keypoints_table, write_keypoints
-from pose3d.metrics import keypoint_distances, pck, person_height
+from pose3d.metrics import keypoint_distances, left_right_ratio, pck, person_height, swap_share
 from pose3d.skeleton import NUM_JOINTS
 from tasks._prefect import logger, progress
 from tasks.provenance import code_digest
@@ -57,7 +57,8 @@ from tasks.route.images import (
 )
 
 IDENTITY = ("dataset", "split", "subject", "action", "camera")
-HEADLINE = ("cr_kp2d_error_px", "full_kp2d_error_px", "cr_no_person")  # metrics.json
+HEADLINE = ("cr_kp2d_error_px", "full_kp2d_error_px", "cr_left_right_ratio", "cr_swap_share",
+            "cr_no_person")  # metrics.json  # fmt: skip
 SOURCE = {"cr": "infer_2d_cr", "full": "infer_2d_full"}
 
 
@@ -325,9 +326,10 @@ def merge_shards(
 
 
 def label_errors(variant: str, kp2d_px: np.ndarray, label_px: np.ndarray) -> dict[str, float]:
-    """Mean joint distance (px) and PCK at 5/10% of the labelled person's height
-    (``pck5_height``, ``pck10_height``; `pose3d.metrics`), over the rows whose table has label
-    2D (the synthetic challenge; the real one has none): {} without."""
+    """Mean joint distance (px), PCK at 5/10% of the labelled person's height (``pck5_height``,
+    ``pck10_height``) and whether left and right limbs are told apart (``left_right_ratio``,
+    ``swap_share``; `pose3d.metrics`), over the rows whose table has label 2D (the synthetic
+    challenge; the real one has none): {} without."""
     known = np.isfinite(label_px).all(axis=(1, 2))
     if not known.any():
         return {}
@@ -338,6 +340,8 @@ def label_errors(variant: str, kp2d_px: np.ndarray, label_px: np.ndarray) -> dic
         f"{variant}_kp2d_error_px": round(float(dist.mean()), 3),
         f"{variant}_pck5_height": round(pck(dist, height, 0.05), 4),
         f"{variant}_pck10_height": round(pck(dist, height, 0.10), 4),
+        f"{variant}_left_right_ratio": round(left_right_ratio(kp2d_px[known], label_px[known]), 4),
+        f"{variant}_swap_share": round(swap_share(kp2d_px[known], label_px[known]), 4),
     }
 
 

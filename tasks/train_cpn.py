@@ -56,7 +56,7 @@ from pose3d.crop import (
 from pose3d.frames import check_unseen_subjects
 from pose3d.heatmaps import gaussian_heatmaps
 from pose3d.io import write_metrics, write_text_atomic
-from pose3d.metrics import box_side, keypoint_distances, pck
+from pose3d.metrics import box_side, keypoint_distances, left_right_ratio, pck, swap_share
 from pose3d.plots import save_figure
 from pose3d.skeleton import H36M17_JOINTS, H36M17_PARENTS, flip_lr
 from tasks import backbone_weights, engine
@@ -64,7 +64,12 @@ from tasks._prefect import logger, stage_task
 from tasks.route.cpn import LoadedCPN, normalize_images, predict_crops
 from tasks.route.frames import Frames2D, load_frames_2d, read_rgb
 
-HEADLINE = ("heldout_px_error", "heldout_pck10_box")  # metrics.json; everything: scores.json
+HEADLINE = (
+    "heldout_px_error",
+    "heldout_pck10_box",
+    "heldout_left_right_ratio",
+    "heldout_swap_share",
+)  # metrics.json; everything: scores.json
 PER_JOINT = "per_joint.csv"
 KEYPOINTS_PNG = "keypoints.png"
 HISTORY_FIELDS = ("epoch", "lr", "train_loss", "val_px_error", "train_seconds", "samples_per_s")
@@ -194,8 +199,9 @@ def keypoint_errors(
     """Pixel error and PCK of predicted keypoints over the joints with finite truth (a missing
     prediction counts as a miss): ``pck5_box``, ``pck10_box`` divide by the box's longest side
     (`pose3d.metrics`). Shapes: pred_px (N, J, 2), truth_px (N, J, 2), box_xyxy_px (N, 4) ->
-    ({"px_error", "pck5_box", "pck10_box", "joints"}, per-joint pixel error (J,), NaN for a
-    joint never labelled)."""
+    ({"px_error", "pck5_box", "pck10_box", "left_right_ratio", "swap_share", "joints"},
+    per-joint pixel error (J,), NaN for a joint never labelled). The last two say whether left
+    and right limbs are told apart (`pose3d.metrics.left_right_ratio`, `swap_share`)."""
     dist = keypoint_distances(pred_px, truth_px)
     boxes = np.asarray(box_xyxy_px, np.float64)
     if boxes.shape != (len(dist), 4):
@@ -207,6 +213,8 @@ def keypoint_errors(
     metrics["px_error"] = float(finite_err.sum() / n) if n else float("nan")
     for fraction in PCK_FRACTIONS:
         metrics[f"pck{round(fraction * 100)}_box"] = pck(dist, box_side(boxes), fraction)
+    metrics["left_right_ratio"] = left_right_ratio(pred_px, truth_px)
+    metrics["swap_share"] = swap_share(pred_px, truth_px)
     counts = labelled.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         per_joint = np.where(counts > 0, finite_err.sum(axis=0) / counts, np.nan)

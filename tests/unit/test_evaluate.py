@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 
 from pose3d.lifting.dataset import LiftingDataset
+from pose3d.skeleton import flip_lr
 from tasks.evaluate import fig3, gap_2d, score, write_evaluation
 
 
@@ -66,6 +67,10 @@ def test_gap_2d_compares_rows_with_the_same_identity_only() -> None:
         and gap["kp2d_pck5_height"] == 0.0
         and gap["kp2d_pck10_height"] == 1.0
     )
+    # left and right apart as in the reference, none swapped; then every label swapped
+    assert gap["kp2d_left_right_ratio"] == 1.0 and gap["kp2d_swap_share"] == 0.0
+    route = dataclasses.replace(route, kp2d_px=flip_lr(route.kp2d_px))
+    assert gap_2d(route, gt)["kp2d_swap_share"] == 1.0
 
 
 def test_fig3_draws_rows_with_images_and_skips_unreadable_ones(tmp_path: Path) -> None:

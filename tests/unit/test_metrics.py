@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 from pose3d import metrics
+from pose3d.metrics import LIMB_PAIRS, left_right_ratio, swap_share
+from pose3d.skeleton import flip_lr
 
 
 def _rotation(axis: np.ndarray, angle: float) -> np.ndarray:
@@ -96,3 +98,25 @@ def test_bad_inputs_raise_value_error() -> None:
         metrics.mpjpe(a[:0], a[:0])
     with pytest.raises(ValueError, match="actions"):
         metrics.mpjpe_per_action(a, a, np.array(["A"]))
+
+
+def test_left_right_ratio_and_swap_share_tell_a_model_that_knows_limbs_from_one_that_does_not():
+    rng = np.random.default_rng(0)
+    truth = rng.uniform(0, 200, (50, 17, 2))
+    assert left_right_ratio(truth, truth) == 1.0 and swap_share(truth, truth) == 0.0
+    mirrored = flip_lr(truth)  # every left joint where its right twin is: the labels swapped
+    assert (
+        left_right_ratio(mirrored, truth) == pytest.approx(1.0)
+        and swap_share(mirrored, truth) == 1.0
+    )
+    collapsed = truth.copy()  # each left limb joint on top of its right twin, both between
+    for left, right in LIMB_PAIRS:
+        collapsed[:, [left, right]] = (truth[:, [left]] + truth[:, [right]]) / 2
+    assert left_right_ratio(collapsed, truth) == 0.0 and swap_share(collapsed, truth) == 0.0
+    half = np.where(np.arange(50)[:, None, None] % 2 == 0, mirrored, truth)
+    assert swap_share(half, truth) == 0.5
+    unknown = truth.copy()
+    unknown[:10, LIMB_PAIRS[0][0]] = np.nan  # no left knee: those poses are not counted
+    assert swap_share(np.where(np.isnan(unknown), np.nan, mirrored), unknown) == 1.0
+    assert np.isnan(left_right_ratio(truth[:0], truth[:0]))
+    assert np.isnan(swap_share(truth[:0], truth[:0]))
