@@ -1,12 +1,20 @@
-"""The `pose3d` console command (``[project.scripts]``): ``predict``, ``metrics`` and ``plots``.
+"""The `pose3d` console command (``[project.scripts]``): ``predict``, ``submit``, ``metrics`` and
+``plots``.
 
     pose3d predict photo.jpg folder/ clip.mp4 -o predictions.json --figures figs/
     pose3d predict --keypoints my_2d.json --lifter h36m_lifter.pt -o predictions.json
+    pose3d submit -o submission/ --zip
 
 ``predict`` runs a pipeline run's trained detector, CPN and lifter on images, folders and videos,
 or a lifter on given 2D keypoints (a keypoint cache or JSON), and writes one JSON file of
 `pose3d.predictions`' schema (docs/predict.md). Exit status: 0 when at least one frame was
 predicted, 1 when nothing could be (no weights, no readable input), 2 for a bad command line.
+
+``submit`` lifts the 2D of every challenge Test image (a keypoint cache, default ``infer_2d``'s
+``cr.parquet``) with a lifter (default the run's) and writes ``<out>/Test/POSE/%05d.csv`` per
+image, the challenge's layout, read back and checked, with ``<out>/summary.json``
+(`tasks.submit`, docs/predict.md). Exit status: 0 when written, 1 when it could not be (no
+lifter, no table, a cache without the split), 2 for a bad command line or params.
 
 ``metrics`` prints the pipeline's headline metrics (``dvc metrics show``) one line per stage
 and metric, in 100 columns.
@@ -27,7 +35,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pose3d.config import ConfigError, Params, load_params
+from pose3d.config import CHALLENGE_SPLITS, ConfigError, Params, load_params
 from pose3d.io import CHECKPOINT, atomic_dir
 
 log = logging.getLogger("pose3d")
@@ -115,6 +123,60 @@ def _log_to_stderr() -> None:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
         log.addHandler(handler)
+
+
+def _submit_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "submit",
+        help="a challenge submission: every Test image's 3D as <out>/Test/POSE/%%05d.csv",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--keypoints", type=Path, help="keypoint cache holding the split's 2D "
+                   "(default: <paths.infer_2d>/cr.parquet of --params)")  # fmt: skip
+    p.add_argument("--lifter", type=Path, help="lifter checkpoint (default: "
+                   "<paths.train_lifter>/checkpoint.pt)")  # fmt: skip
+    p.add_argument("--frames", type=Path, help="extract's table of the challenge images "
+                   "(default: <paths.extract>/challenge.parquet)")  # fmt: skip
+    p.add_argument("-o", "--out", type=Path, default=Path("submission"),
+                   help="folder to write, replaced whole (default: %(default)s)")  # fmt: skip
+    p.add_argument("--split", choices=CHALLENGE_SPLITS, default="Test", help="challenge "
+                   "split (default: %(default)s; Val to score it yourself)")  # fmt: skip
+    p.add_argument("--no-fallback", action="store_true", help="refuse images without 2D "
+                   "instead of giving them the lifter's training-mean pose")  # fmt: skip
+    p.add_argument("--zip", action="store_true", help="also <out>/submission.zip")
+    p.add_argument("--params", default="params.yaml", help="where the default paths and the "
+                   "device come from (default: %(default)s)")  # fmt: skip
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default: the params'")
+
+
+def submit(args: argparse.Namespace) -> int:
+    """Run ``pose3d submit``; returns the exit status."""
+    from tasks.engine import select_device
+    from tasks.predict import MissingWeights
+    from tasks.submit import SubmitInputs, run_submit
+
+    _log_to_stderr()
+    params = _params(args.params)
+    paths = {k: getattr(params.paths, k) if params else f"data/{k}"
+             for k in ("infer_2d", "train_lifter", "extract")}  # fmt: skip
+    inputs = SubmitInputs(
+        keypoints=args.keypoints or Path(paths["infer_2d"]) / "cr.parquet",
+        lifter=args.lifter or Path(paths["train_lifter"]) / CHECKPOINT,
+        frames=args.frames or Path(paths["extract"]) / "challenge.parquet",
+        out=args.out, split=args.split, fill_missing=not args.no_fallback, zip=args.zip,
+        device=str(select_device(args.device or (params.device if params else "auto"))),
+    )  # fmt: skip
+    try:
+        summary = run_submit(inputs)
+    except (MissingWeights, FileNotFoundError, ValueError) as err:
+        log.error("%s", err)
+        return 1
+    log.info("%s: %d %s pose files, read back and checked (%d lifted, %d given the lifter's "
+             "training-mean pose); %s", args.out / args.split / "POSE", summary["images"],
+             args.split, summary["lifted"], summary["fallback"]["count"],
+             args.out / "summary.json")  # fmt: skip
+    return 0
 
 
 def _metrics_parser(sub: argparse._SubParsersAction) -> None:
@@ -210,6 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pose3d", description="3D human pose from images")
     sub = parser.add_subparsers(dest="command", required=True)
     _predict_parser(sub)
+    _submit_parser(sub)
     _metrics_parser(sub)
     _plots_parser(sub)
     args = parser.parse_args(argv)
@@ -223,9 +286,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.keypoints is not None and args.figures is not None:
             parser.error("predict: --figures needs images, not --keypoints")
     try:
-        return predict(args)
+        return submit(args) if args.command == "submit" else predict(args)
     except ConfigError as err:
-        print(f"pose3d predict: bad params: {err}", file=sys.stderr)
+        print(f"pose3d {args.command}: bad params: {err}", file=sys.stderr)
         return 2
 
 
