@@ -3,10 +3,16 @@
 A person is a set of shaded, tapered capsules between projected mocap joints (limbs, torso,
 head), drawn far to near. Every capsule ends in a disc centred on a joint, so each of the 32
 projected joints lies on the drawn person unless something nearer covers it. Colours are BGR.
+
+Where the view has the joints in the camera frame, a person has a front and a back, as real
+people do: a face (eyes, mouth) on the front of the head and hair covering its back and top, and
+a shirt with a collar opening and a button strip down its front and a plain back. All of it is
+left-right symmetric: it tells front from back, never left from right by colour.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -62,6 +68,7 @@ def subject_palette(subject: str, seed: int) -> dict[str, Colour]:
         "skin": skin,
         "shoes": _hsv_colour(rng.uniform(0, 180), rng.uniform(0, 120), rng.uniform(20, 90)),
         "hair": _hsv_colour(rng.uniform(5, 25), rng.uniform(50, 200), rng.uniform(15, 110)),
+        "eyes": _hsv_colour(rng.uniform(0, 30), rng.uniform(20, 120), rng.uniform(10, 45)),
     }
 
 
@@ -72,14 +79,53 @@ def shade(colour: Colour, factor: float) -> Colour:
 
 @dataclass(frozen=True)
 class PersonView:
-    """One person as seen by one camera.
+    """One person as seen by one camera; with `cam_mm`, the front and back features too.
 
-    Shapes: kp32_px (32, 2) distorted pixels, depth_mm (32,) camera-frame z.
+    Shapes: kp32_px (32, 2) distorted pixels, depth_mm (32,) camera-frame z, cam_mm (32, 3)
+    camera-frame joints (or None).
     """
 
     kp32_px: np.ndarray
     depth_mm: np.ndarray
     focal_px: float
+    cam_mm: np.ndarray | None = None
+
+
+# mocap joints that orient the body: pelvis, thorax, head (neck, top), shoulders (left, right)
+_PELVIS, _THORAX, _NECK, _HEAD_TOP, _L_SHOULDER, _R_SHOULDER = 0, 13, 14, 15, 17, 25
+HAIR_PART = 5  # PARTS' index of the hair disc, replaced by the hair cap where cam_mm is known
+FACING = 0.1  # the front is drawn where the body faces the camera at least this much (cosine)
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """A body's axes in the camera frame (unit vectors) and how to project a point near it."""
+
+    forward: np.ndarray  # where the chest faces
+    up: np.ndarray  # pelvis to thorax
+    side: np.ndarray  # right shoulder to left shoulder, made orthogonal to `up`
+    centre_px: np.ndarray  # the principal point that maps the pelvis onto its drawn pixel
+    focal_px: float
+
+    def project(self, point_mm: np.ndarray) -> np.ndarray:
+        return self.centre_px + self.focal_px * point_mm[:2] / max(point_mm[2], 1.0)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / max(float(np.linalg.norm(v)), 1e-9)
+
+
+def body_frame(view: PersonView) -> _Frame:
+    """The body's axes in the camera frame (x right, y down, z away from the camera): `forward`
+    has a negative z where the person faces the camera. Needs ``view.cam_mm``."""
+    cam = np.asarray(view.cam_mm, np.float64)
+    up = _unit(cam[_THORAX] - cam[_PELVIS])
+    side = cam[_L_SHOULDER] - cam[_R_SHOULDER]
+    side = _unit(side - up * float(side @ up))
+    forward = np.cross(side, up)  # facing the camera: left shoulder on the image's right
+    pelvis = cam[_PELVIS]
+    centre = view.kp32_px[_PELVIS] - view.focal_px * pelvis[:2] / max(pelvis[2], 1.0)
+    return _Frame(forward, up, side, centre, view.focal_px)
 
 
 def draw_capsule(
@@ -97,28 +143,109 @@ def draw_capsule(
     cv2.circle(img, (int(pb[0]), int(pb[1])), int(round(rb * _SCALE)), col, -1, cv2.LINE_AA, _SHIFT)
 
 
+def _front_and_back(
+    view: PersonView, body: Body, palette: dict[str, Colour]
+) -> list[tuple[float, Callable[[np.ndarray, np.ndarray], None]]]:
+    """The hair cap (always) and, where the body faces the camera, the face and the shirt's
+    front, as (depth mm, draw into (image, mask)) in the order of `draw_person`."""
+    cam = np.asarray(view.cam_mm, np.float64)
+    frame = body_frame(view)
+    fwd, up, side = frame.forward, frame.up, frame.side
+    r_head = 66.0 * body.girth
+    head = (cam[_NECK] + cam[_HEAD_TOP]) / 2
+    items: list[tuple[float, Callable[[np.ndarray, np.ndarray], None]]] = []
+
+    def disc(centre_mm: np.ndarray, radius_mm: float, colour: Colour, shaded: bool) -> None:
+        at = frame.project(centre_mm)
+        r = max(0.6, view.focal_px * radius_mm / max(centre_mm[2], 1.0))
+
+        levels = tuple(zip(SHADES, (1.0, 0.72, 0.32), strict=True)) if shaded else ((1.0, 1.0),)
+
+        def draw(img: np.ndarray, mask: np.ndarray) -> None:
+            draw_capsule(mask, at, at, r, r, (255, 255, 255))
+            for factor, scale in levels:
+                draw_capsule(img, at, at, r * scale, r * scale, shade(colour, factor))
+
+        items.append((float(centre_mm[2]), draw))
+
+    # the hair: over the top and the back of the head, down to the nape, so from behind a head
+    # is all hair and from the front it shows around the face
+    back = -fwd * 0.35 * r_head
+    nape, crown = cam[_NECK] + back + up * 0.35 * r_head, cam[_HEAD_TOP] + back + up * 0.25 * r_head
+    at_nape, at_crown = frame.project(nape), frame.project(crown)
+    r_nape = max(0.6, view.focal_px * 0.95 * r_head / max(nape[2], 1.0))
+    r_crown = max(0.6, view.focal_px * 1.08 * r_head / max(crown[2], 1.0))
+
+    def hair(img: np.ndarray, mask: np.ndarray) -> None:
+        draw_capsule(mask, at_nape, at_crown, r_nape, r_crown, (255, 255, 255))
+        for factor, scale in zip(SHADES, (1.0, 0.72, 0.32), strict=True):
+            draw_capsule(img, at_nape, at_crown, r_nape * scale, r_crown * scale,
+                         shade(palette["hair"], factor))  # fmt: skip
+
+    items.append((float((nape[2] + crown[2]) / 2), hair))
+    if -float(fwd[2]) < FACING:
+        return items
+    for sign in (1.0, -1.0):  # eyes
+        disc(head + fwd * 0.85 * r_head + up * 0.2 * r_head + sign * side * 0.38 * r_head,
+             0.16 * r_head, palette["eyes"], False)  # fmt: skip
+    disc(head + fwd * 0.9 * r_head - up * 0.35 * r_head, 0.12 * r_head, palette["eyes"], False)
+    r_torso = 120.0 * body.girth
+    torso = cam[_THORAX] - cam[_PELVIS]
+    neck_v = [cam[_THORAX] + sign * side * 0.42 * r_torso + fwd * 0.9 * r_torso
+              for sign in (1.0, -1.0)]  # fmt: skip
+    v_tip = cam[_THORAX] - up * 0.85 * r_torso + fwd * 0.97 * r_torso
+    strip_end = cam[_PELVIS] + torso * 0.15 + fwd * 0.97 * r_torso
+
+    def shirt_front(img: np.ndarray, _mask: np.ndarray) -> None:
+        corners = np.array([frame.project(p) for p in (*neck_v, v_tip)])
+        cv2.fillConvexPoly(img, np.round(corners * _SCALE).astype(np.int32),
+                           shade(palette["skin"], SHADES[1]), cv2.LINE_AA, _SHIFT)  # fmt: skip
+        a, b = frame.project(v_tip), frame.project(strip_end)
+        width = max(0.5, view.focal_px * 0.07 * r_torso / max(v_tip[2], 1.0))
+        draw_capsule(img, a, b, width, width, shade(palette["shirt"], SHADES[0]))
+
+    items.append((float(v_tip[2]), shirt_front))
+    return items
+
+
 def draw_person(
     img: np.ndarray, view: PersonView, body: Body, palette: dict[str, Colour]
 ) -> np.ndarray:
     """Draw the person into `img` in place, far parts first; return its mask (uint8, 0/255).
+    With ``view.cam_mm``, the hair covers the head's back and the front has a face and a shirt
+    front (`_front_and_back`).
 
     Shapes: img (H, W, 3) uint8 -> mask (H, W).
     """
     mask = np.zeros(img.shape[:2], dtype=np.uint8)
     depth = np.maximum(view.depth_mm, 1.0)
-    order = sorted(range(len(PARTS)), key=lambda i: -depth[[PARTS[i][0], PARTS[i][1]]].mean())
     light = np.array([-0.25, -0.3])  # highlights up and to the left
-    for i in order:
-        ja, jb, ra_mm, rb_mm, key = PARTS[i]
+    items: list[tuple[float, Callable[[np.ndarray, np.ndarray], None]]] = []
+    features = view.cam_mm is not None
+    for i, (ja, jb, ra_mm, rb_mm, key) in enumerate(PARTS):
+        if features and i == HAIR_PART:
+            continue
         a, b = view.kp32_px[ja], view.kp32_px[jb]
         ra = max(1.5, view.focal_px * ra_mm * body.girth / depth[ja])
         rb = max(1.5, view.focal_px * rb_mm * body.girth / depth[jb])
-        draw_capsule(mask, a, b, ra, rb, (255, 255, 255))
-        for factor, scale, offset in zip(SHADES, (1.0, 0.72, 0.32), (0.0, 0.12, 0.3), strict=True):
-            if min(ra, rb) * scale < 0.7:
-                continue
-            off = light * offset * (ra + rb)
-            draw_capsule(img, a + off, b + off, ra * scale, rb * scale, shade(palette[key], factor))
+
+        def part(
+            img_: np.ndarray, mask_: np.ndarray, a: np.ndarray = a, b: np.ndarray = b,
+            ra: float = ra, rb: float = rb, colour: Colour = palette[key],
+        ) -> None:  # fmt: skip
+            draw_capsule(mask_, a, b, ra, rb, (255, 255, 255))
+            for factor, scale, offset in zip(SHADES, (1.0, 0.72, 0.32), (0.0, 0.12, 0.3),
+                                             strict=True):  # fmt: skip
+                if min(ra, rb) * scale < 0.7:
+                    continue
+                off = light * offset * (ra + rb)
+                draw_capsule(img_, a + off, b + off, ra * scale, rb * scale, shade(colour, factor))
+
+        items.append((float(depth[[ja, jb]].mean()), part))
+    if features:
+        items += _front_and_back(view, body, palette)
+    for _, draw in sorted(items, key=lambda item: -item[0]):  # far to near (a stable sort)
+        draw(img, mask)
     return mask
 
 

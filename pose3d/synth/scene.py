@@ -69,14 +69,6 @@ def random_shapes(rng: np.random.Generator, img: np.ndarray, count: int) -> None
             draw_capsule(img, a, b, size[0] / 8, size[1] / 10, col)
 
 
-def clutter_background(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
-    """A varied, cluttered background for stills. Shapes: -> (H, W, 3) uint8."""
-    img = gradient(rng, width, height)
-    random_shapes(rng, img, int(rng.integers(4, 25)))
-    texture(rng, img, float(rng.uniform(0.05, 0.4)))
-    return img
-
-
 def _floor_tiles(img: np.ndarray, cam: Camera, colours: tuple[Colour, Colour]) -> None:
     """Draw a chequered floor (z = 0, 500 mm tiles, 12 m square) seen by `cam`, in place."""
     step, half = 500.0, 6000.0

@@ -9,8 +9,10 @@ decimals). Beside it, for evaluation and tests only (the real challenge has none
 camera id (the ``camera`` column) is unique per image.
 
 Each image shows one frame of a (subject, action) sequence from a random viewpoint: random
-distance (scale), aim (position, sometimes partly out of frame), cluttered background, maybe an
-occluder, blur, noise and JPEG artefacts. The label is the pose behind the drawn person.
+distance (scale), aim (position, sometimes partly out of frame), the lab of the Human3.6M-layout
+frames seen from there (as the real challenge's images are Human3.6M frames), cluttered now and
+then, maybe an occluder, blur, noise and JPEG artefacts. The label is the pose behind the drawn
+person.
 """
 
 from __future__ import annotations
@@ -31,19 +33,21 @@ from pose3d.skeleton import NUM_JOINTS, mocap32_to_h36m17
 from pose3d.synth.render import PersonView, draw_person, mask_box
 from pose3d.synth.rng import rng_for
 from pose3d.synth.scene import (
-    clutter_background,
     degrade,
     draw_occluder,
     encode_jpeg,
     jpeg_roundtrip,
     noise_bank,
     random_occluder,
+    random_shapes,
+    studio_background,
 )
 from pose3d.synth.studio import StillRange, still_camera
 from pose3d.synth.world import LABELLED_SPLITS, Progress, make_actor, no_progress, sequence_poses
 
 LABELS_DIR = "_labels"
 CSV_DECIMALS = 6  # the POSE files and the labels hold the same (rounded) pose
+CLUTTER_PROBABILITY = 0.5  # a still whose lab has objects strewn about
 
 
 @dataclass(frozen=True)
@@ -99,10 +103,17 @@ def render_still(
     cam = still_camera(rng, spec, size, pose32, camera_id(split, number), reach)
     pts_cam = world_to_camera(pose32, cam)
     kp32 = project(pts_cam, cam)
-    img = clutter_background(rng, *size)
+    # the lab, as in the Human3.6M-layout frames, seen from the still's own place; now and then
+    # cluttered (objects in the room): variation within the same world, not another world
+    img = studio_background(rng, cam)
+    if rng.uniform() < CLUTTER_PROBABILITY:
+        random_shapes(rng, img, int(rng.integers(2, 12)))
     actor = make_actor(subject, seed)
     mask = draw_person(
-        img, PersonView(kp32, pts_cam[:, 2], float(cam.f.mean())), actor.body, actor.palette
+        img,
+        PersonView(kp32, pts_cam[:, 2], float(cam.f.mean()), pts_cam),
+        actor.body,
+        actor.palette,
     )
     box = mask_box(mask)
     if rng.uniform() < cfg.occluder_probability and np.isfinite(box).all():

@@ -121,7 +121,7 @@ def person_views(pose32_world_mm: np.ndarray, cam: Camera) -> list[PersonView]:
     pts_cam = world_to_camera(pose32_world_mm, cam)
     kp = project(pts_cam, cam)
     focal = float(cam.f.mean())
-    return [PersonView(kp[i], pts_cam[i, :, 2], focal) for i in range(len(kp))]
+    return [PersonView(kp[i], pts_cam[i, :, 2], focal, pts_cam[i]) for i in range(len(kp))]
 
 
 def _image_box(views: list[PersonView], width: int, height: int) -> np.ndarray:

@@ -8,6 +8,7 @@ from pose3d.synth.body import subject_body
 from pose3d.synth.motion import make_motion, pose_sequence
 from pose3d.synth.render import (
     PersonView,
+    body_frame,
     draw_capsule,
     draw_person,
     mask_box,
@@ -16,7 +17,6 @@ from pose3d.synth.render import (
 )
 from pose3d.synth.scene import (
     Occluder,
-    clutter_background,
     degrade,
     draw_occluder,
     jpeg_roundtrip,
@@ -81,15 +81,12 @@ def test_mask_box_and_capsule() -> None:
 
 
 def test_backgrounds_are_deterministic_and_varied() -> None:
-    a = clutter_background(np.random.default_rng(1), 64, 48)
-    assert a.shape == (48, 64, 3) and a.dtype == np.uint8
-    np.testing.assert_array_equal(a, clutter_background(np.random.default_rng(1), 64, 48))
-    assert np.abs(a.astype(int) - clutter_background(np.random.default_rng(2), 64, 48)).mean() > 10
-    assert a.std() > 5
     cam = studio_camera(SPEC, 64, 48)
     studio = studio_background(np.random.default_rng(0), cam)
-    assert studio.shape == (48, 64, 3)
+    assert studio.shape == (48, 64, 3) and studio.dtype == np.uint8 and studio.std() > 5
     np.testing.assert_array_equal(studio, studio_background(np.random.default_rng(0), cam))
+    other = studio_background(np.random.default_rng(2), cam)
+    assert np.abs(studio.astype(int) - other).mean() > 10
 
 
 def test_occluder_noise_blur_and_jpeg() -> None:
@@ -110,3 +107,40 @@ def test_occluder_noise_blur_and_jpeg() -> None:
 def test_palettes_are_per_subject() -> None:
     assert subject_palette("S1", 0) == subject_palette("S1", 0)
     assert subject_palette("S1", 0) != subject_palette("S5", 0)
+
+
+def _hair_and_face(view: PersonView, img: np.ndarray, palette: dict) -> tuple[float, int]:
+    """In the head's square: the share of hair-coloured pixels, and the eye-coloured ones."""
+    u, v = np.round((view.kp32_px[14] + view.kp32_px[15]) / 2).astype(int)
+    r = int(round(view.focal_px * 90.0 / view.depth_mm[14]))
+    patch = img[v - r : v + r, u - r : u + r].reshape(-1, 3).astype(int)
+    assert len(patch), "the head is outside the image"
+
+    def near(colours: list) -> np.ndarray:
+        return (np.abs(patch[:, None] - np.array(colours)).sum(-1) < 24).any(1)
+
+    hair = near([shade(palette["hair"], f) for f in (0.62, 0.86, 1.1)])
+    return float(hair.mean()), int(near([palette["eyes"]]).sum())
+
+
+def test_a_person_has_a_front_and_a_back_but_no_colour_for_left_or_right() -> None:
+    """Seen from behind, the head is hair; from the front it has a face: the same pose from the
+    front and from behind no longer give the same picture mirrored (real people differ front
+    and back). Nothing is coloured by side: the palette has no left or right entry."""
+    actor = make_actor("S5", 0)
+    palette = {**actor.palette, "hair": (0, 0, 200), "eyes": (200, 0, 0)}  # told apart here
+    pose = pose_sequence(subject_body("S5", 0), make_motion("S5", "Walking", 60, 50.0, 0))[30]
+    pose = pose - [pose[0, 0], pose[0, 1], 0.0]  # in the middle of the studio
+    seen = {}
+    for azimuth in (0.0, 90.0, 180.0, 270.0):
+        spec = CameraSpec("c", azimuth, 2500.0, 1500.0, 600.0, (0, 0, 0), (0, 0))
+        view = person_views(pose[None], studio_camera(spec, 320, 480))[0]
+        img = np.full((480, 320, 3), 128, np.uint8)
+        draw_person(img, view, actor.body, palette)
+        facing = -float(body_frame(view).forward[2])  # 1: faces this camera, -1: turns away
+        seen[facing] = _hair_and_face(view, img, palette)
+    (back_hair, back_eyes), (front_hair, front_eyes) = seen[min(seen)], seen[max(seen)]
+    assert min(seen) < -0.7 and max(seen) > 0.7
+    assert back_hair > front_hair + 0.15, seen  # from behind, the head is hair
+    assert front_eyes > 0 and back_eyes == 0, seen
+    assert not {key for key in actor.palette if "left" in key or "right" in key}

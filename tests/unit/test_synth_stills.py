@@ -12,6 +12,7 @@ from pose3d.camera import project
 from pose3d.formats.h36m import read_cameras
 from pose3d.io import read_parquet_validated
 from pose3d.schema import FRAMES_SCHEMA, FRAMES_SCHEMA_VERSION, column_to_array
+from pose3d.synth import stills
 from pose3d.synth.stills import PoseCache, pose_csv, render_still, write_challenge
 from pose3d.synth.world import validate_config
 
@@ -124,3 +125,19 @@ def test_pose_csv_format() -> None:
 def test_bad_config_is_named(changes: dict[str, object], key: str) -> None:
     with pytest.raises(ValueError, match=key):
         validate_config(tiny_generate_config(**changes))
+
+
+def test_a_still_is_the_lab_seen_from_its_own_camera(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As the real challenge's images are Human3.6M frames: the stills' background is the
+    studio of the Human3.6M-layout frames, seen through the still's camera."""
+    seen = []
+    real = stills.studio_background
+
+    def spy(rng: np.random.Generator, cam: object) -> np.ndarray:
+        seen.append(cam)
+        return real(rng, cam)
+
+    monkeypatch.setattr(stills, "studio_background", spy)
+    cfg = tiny_generate_config()
+    still = render_still(cfg, 0, "Val", 3, PoseCache(cfg, 0))
+    assert seen == [still.camera]
