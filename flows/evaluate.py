@@ -7,12 +7,15 @@ from flows._stage import StageSpec, preflight_when_main
 SPEC = StageSpec(
     name="evaluate",
     summary="score the trained lifter on the lifting test rows (MPJPE P1, P2, challenge metric), "
-    "beside the reference lifter on ground-truth 2D where there is one.",
-    reads="paths.lifting: test.parquet, reference/test.parquet; paths.train_lifter: "
-    "checkpoint.pt, reference/checkpoint.pt",
-    writes="paths.evaluate: metrics.json (dvc metrics), per_action.csv, per_joint.csv, "
-    "per_joint.png, examples.png, fig3.png (test rows with images), report.html (one "
-    "self-contained page: metrics, bars, the best and worst rows in 3D)",
+    "beside the reference lifter on ground-truth 2D and the gt_box lifter (the CPN on the label "
+    "boxes) where there are such, with the error budget: the lifter's, the CPN's and the "
+    "detector's part of the route's error.",
+    reads="paths.lifting: test.parquet, reference/test.parquet, gt_box/test.parquet; "
+    "paths.train_lifter: checkpoint.pt, reference/checkpoint.pt, gt_box/checkpoint.pt",
+    writes="paths.evaluate: metrics.json (dvc metrics), scores.json (every number, the budget "
+    "too), per_action.csv, per_joint.csv, per_joint.png, examples.png, fig3.png (test rows with "
+    "images), report.html (one self-contained page: error budget, metrics, bars, the best and "
+    "worst rows in 3D)",
     sections=("device", "paths.lifting", "paths.train_lifter", "paths.evaluate", "evaluate"),
 )
 preflight_when_main(SPEC, __name__)
@@ -28,7 +31,7 @@ from flows._stage import load_stage_params, run_stage
 from pose3d.config import Params
 from tasks.engine import CHECKPOINT, select_device
 from tasks.evaluate import evaluate_lifter_task
-from tasks.lifter.rows import REFERENCE_DIR, has_variant, load_part_task
+from tasks.lifter.rows import BESIDE_ROUTE, VARIANTS, has_variant, load_part_task
 
 
 @flow(name="evaluate")
@@ -38,15 +41,15 @@ def evaluate_flow(
     params = load_stage_params(params_path, overrides)
     test = load_part_task(params.paths.lifting, "test")
     trained = Path(params.paths.train_lifter)
-    reference = None
-    if has_variant(params.paths.lifting, "reference"):
-        reference = (
-            trained / REFERENCE_DIR / CHECKPOINT,
-            load_part_task(params.paths.lifting, "test", "reference"),
-        )
+    beside = {
+        variant: (trained / VARIANTS[variant][1] / CHECKPOINT,
+                  load_part_task(params.paths.lifting, "test", variant))
+        for variant in BESIDE_ROUTE
+        if has_variant(params.paths.lifting, variant)
+    }  # fmt: skip
     metrics: dict[str, Any] = evaluate_lifter_task(
         trained / CHECKPOINT, test, params.paths.evaluate, params.evaluate.examples,
-        select_device(params.device), reference, made_from(params, params_path, overrides),
+        select_device(params.device), beside, made_from(params, params_path, overrides),
     )  # fmt: skip
     return metrics
 

@@ -10,8 +10,9 @@ SPEC = StageSpec(
     "resumable shards on threads or Dask workers, into keypoint caches.",
     reads="paths.extract/challenge.parquet and its images; paths.train_detector/checkpoint.pt, "
     "paths.train_cpn/checkpoint.pt",
-    writes="paths.infer_2d: cr.parquet, full.parquet (keypoint caches, one per variant), "
-    "metrics.json, report.json (bad images, images without a person)",
+    writes="paths.infer_2d: cr.parquet, full.parquet, gt_box.parquet (keypoint caches, one per "
+    "variant; gt_box: CR around the label boxes), metrics.json, report.json (bad images, images "
+    "without a person)",
     sections=("device", "paths.extract", "paths.train_detector", "paths.train_cpn",
               "paths.infer_2d", "infer_2d", "cr"),
 )  # fmt: skip

@@ -291,7 +291,7 @@ class CRConfig:
             raise ConfigError(f"cr.margin: expected 0..2, got {self.margin}")
 
 
-INFER_VARIANTS = ("cr", "full")
+INFER_VARIANTS = ("cr", "full", "gt_box")
 RUNNERS = ("threads", "dask")
 
 
@@ -299,10 +299,12 @@ RUNNERS = ("threads", "dask")
 class Infer2DConfig:
     """Batch 2D inference over challenge images into keypoint caches (``<variant>.parquet``):
     ``cr`` detects the person, crops the square around the best box and maps the CPN's
-    keypoints back (ICR); ``full`` feeds the whole image, resized (the paper's "w.o. CR")."""
+    keypoints back (ICR); ``full`` feeds the whole image, resized (the paper's "w.o. CR");
+    ``gt_box`` does as ``cr`` around the table's label box instead of the detector's (rows
+    without one, all of the real challenge's, are left out): the error budget's middle step."""
 
     splits: tuple[str, ...]  # challenge splits to run on
-    variants: tuple[str, ...]  # any of "cr", "full"; one cache each
+    variants: tuple[str, ...]  # any of "cr", "full", "gt_box"; one cache each
     batch_size: int  # images per forward pass
     shard_size: int  # images per shard (each written atomically; a rerun skips finished ones)
     loader_workers: int  # processes decoding images ahead of the networks (0 = in the main one)
@@ -429,6 +431,7 @@ class LiftingConfig:
     keypoints: str  # path of the keypoint cache giving the 2D inputs (any stage's cache)
     reference_keypoints: str  # "" or a cache scored beside it with the same recipe (ground truth)
     without_cr_keypoints: str  # "" or the cache of Table 1's "w.o. CR" column (ablation)
+    gt_box_keypoints: str  # "" or the CPN on the label boxes, trained and scored beside the route
     train: tuple[str, ...]  # challenge: splits; h36m: subjects
     test: tuple[str, ...]  # evaluated by `evaluate`; the validation curve of `train_lifter`
     cameras: tuple[str, ...]  # camera ids to use (empty = all)
@@ -439,7 +442,7 @@ class LiftingConfig:
         for part in ("train", "test"):
             if not getattr(self, part):
                 raise ConfigError(f"lifting.{part}: expected a non-empty list of splits/subjects")
-        for key in ("keypoints", "reference_keypoints", "without_cr_keypoints"):
+        for key in ("keypoints", "reference_keypoints", "without_cr_keypoints", "gt_box_keypoints"):
             value = getattr(self, key)
             if (value or key == "keypoints") and not value.endswith(".parquet"):
                 raise ConfigError(

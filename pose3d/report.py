@@ -1,7 +1,8 @@
 """The evaluation report: one self-contained HTML page (plotly.js and the images inlined, so it
-opens offline) with the headline metrics, per-action and per-joint bars, and chosen frames: the
-image with the person box and the 2D keypoints the lifter was given, and the 3D prediction
-against the truth in an interactive 3D view. Plotly figures; no hand-written JavaScript."""
+opens offline) with the error budget (where `evaluate` scored one), the metrics, per-action and
+per-joint bars, and chosen frames: the image with the person box and the 2D keypoints the lifter
+was given, and the 3D prediction against the truth in an interactive 3D view. Plotly figures; no
+hand-written JavaScript."""
 
 from __future__ import annotations
 
@@ -22,6 +23,17 @@ IMAGE_MAX_SIDE_PX = 480  # images are downscaled to this before they are embedde
 _JPEG_QUALITY = 85
 _LEFT = frozenset(left for left, _ in H36M17_LR_PAIRS)
 _COLOURS = {"prediction": "#c44e52", "truth": "#4c72b0", "left": "#dd4444", "right": "#4444dd"}
+# The error budget (`tasks.evaluate.error_budget`, keys ``budget_<source>_*`` and
+# ``budget_<part>_*``): the lifter's recipe trained and scored from each 2D source, best first,
+# and the part of the route's MPJPE P1 each step adds to the source before it.
+BUDGET_SOURCES = {"gt2d": "ground-truth 2D", "gt_box": "CPN on the label box",
+                  "route": "detector + CPN (the route)"}  # fmt: skip
+BUDGET_PARTS = {"lifter": "the lifter (its error from ground-truth 2D)",
+                "cpn": "the CPN (label box - ground truth)",
+                "detector": "the detector (route - label box)"}  # fmt: skip
+_BUDGET_COLUMNS = {"mpjpe_p1_mm": "MPJPE P1 (mm)", "kp2d_error_px": "2D error to the truth (px)",
+                   "left_right_ratio": "left-right ratio", "swap_share": "swap share",
+                   "rows": "test rows"}  # fmt: skip
 LABELS = {
     "mpjpe_p1_mm": "MPJPE P1 (mm, mean over actions)",
     "mpjpe_p2_mm": "MPJPE P2 (mm, Procrustes, mean over actions)",
@@ -38,9 +50,17 @@ LABELS = {
     "kp2d_left_right_ratio": "2D: left-right limb distance / the reference's (median; 1 = apart as in truth)",
     "kp2d_swap_share": "2D: share of poses whose limbs fit left/right swapped better",
     "kp2d_rows_compared": "2D: rows compared",
+    "gt_box_mpjpe_p1_mm": "gt_box (CPN on the label boxes): MPJPE P1 (mm)",
+    "gt_box_mpjpe_p2_mm": "gt_box (CPN on the label boxes): MPJPE P2 (mm)",
+    "gt_box_challenge_mpjpe_mm": "gt_box (CPN on the label boxes): challenge MPJPE (mm)",
+    **{f"budget_{source}_{key}": f"error budget, {name}: {column}"
+       for source, name in BUDGET_SOURCES.items() for key, column in _BUDGET_COLUMNS.items()},
+    **{f"budget_{part}_{unit}": f"error budget, {name}: {what}"
+       for part, name in BUDGET_PARTS.items()
+       for unit, what in (("mm", "MPJPE P1 (mm)"), ("share", "share of the route's P1"))},
     "rows": "test rows",
     "actions": "actions",
-}  # the keys `tasks.evaluate` writes; others are shown under their own name
+}  # the keys `tasks.evaluate` writes; others are shown under their own name  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -187,6 +207,46 @@ def metrics_table(metrics: Mapping[str, Any]) -> str:
     return f"<table><tr><th>metric</th><th>key</th><th>value</th></tr>{rows}</table>"
 
 
+def _budget_cell(metrics: Mapping[str, Any], key: str, share: bool = False) -> str:
+    if key not in metrics:
+        return "&ndash;"
+    value = metrics[key]
+    return html.escape(f"{value:.1%}" if share else _value(key, value))
+
+
+def _budget_row(label: str, cells: Sequence[str]) -> str:
+    numbers = "".join(f"<td class=num>{cell}</td>" for cell in cells)
+    return f"<tr><td>{html.escape(label)}</td>{numbers}</tr>"
+
+
+def budget_tables(metrics: Mapping[str, Any]) -> str:
+    """The error budget (`BUDGET_SOURCES`, `BUDGET_PARTS`) as HTML: per 2D source the MPJPE P1
+    of the lifter trained and scored on it and that 2D against the ground truth; then the part of
+    the route's P1 each step adds. "" where `metrics` hold no budget."""
+    sources = [s for s in BUDGET_SOURCES if f"budget_{s}_mpjpe_p1_mm" in metrics]
+    if not sources:
+        return ""
+    head = "".join(f"<th>{html.escape(title)}</th>" for title in _BUDGET_COLUMNS.values())
+    rows = "".join(
+        _budget_row(
+            BUDGET_SOURCES[s], [_budget_cell(metrics, f"budget_{s}_{k}") for k in _BUDGET_COLUMNS]
+        )
+        for s in sources
+    )
+    tables = [f"<table class=budget><tr><th>2D source</th>{head}</tr>{rows}</table>"]
+    parts = [p for p in BUDGET_PARTS if f"budget_{p}_mm" in metrics]
+    if parts:
+        rows = "".join(
+            _budget_row(BUDGET_PARTS[p], [_budget_cell(metrics, f"budget_{p}_mm"),
+                                          _budget_cell(metrics, f"budget_{p}_share", share=True)])
+            for p in parts
+        )  # fmt: skip
+        head = "<tr><th>part</th><th>mm</th><th>share</th></tr>"
+        tables.append(f"<p>The route's MPJPE P1, part by part:</p>"
+                      f"<table class=budget-parts>{head}{rows}</table>")  # fmt: skip
+    return "".join(tables)
+
+
 _STYLE = (
     "body{font-family:sans-serif;margin:1.5em auto;max-width:1100px;color:#222}"
     "table{border-collapse:collapse}td,th{border-bottom:1px solid #ddd;padding:3px 10px;"
@@ -202,7 +262,8 @@ def report_html(
     made_from: Mapping[str, str] | None = None,
 ) -> str:
     """The whole page: what made it (`made_from`: the data, synthetic or real, the params and
-    the commit), the metrics table, the two bar charts, then each (heading, examples) section.
+    the commit), the error budget where there is one, the metrics table, the two bar charts,
+    then each (heading, examples) section.
     plotly.js is inlined once, in the first figure. Shapes: per_joint_mm (17,)."""
     parts = ["<h1>pose3d evaluation</h1>"]
     if made_from:
@@ -211,6 +272,13 @@ def report_html(
             for k, v in made_from.items()
         )
         parts.append(f"<h2>Made from</h2><table class=made-from>{rows}</table>")
+    budget = budget_tables(metrics)
+    if budget:
+        parts.append(
+            "<h2>Error budget</h2><p>The lifter's recipe trained and scored from ground-truth 2D, "
+            "from the CPN on the label boxes and from the whole route: how much of the route's "
+            f"error is the lifter's, the CPN's and the detector's.</p>{budget}"
+        )
     parts.append(f"<h2>Metrics</h2>{metrics_table(metrics)}")
     blocks = [("", [per_action_bars(per_action), per_joint_bars(per_joint_mm)])]
     blocks += [(heading, [example_figure(e) for e in examples]) for heading, examples in sections]

@@ -4,7 +4,9 @@ MPJPE Protocols 1 and 2 (per action, then over actions), per joint, the challeng
 and figures. What training decided (flip test, normalisation, input joints) comes from the
 checkpoint. Where `train_lifter` also trained the reference (the same recipe on ground-truth
 2D), its numbers stand beside the route's (``reference_*``), with their ratio and the 2D gap
-between the two caches on the test rows: the cost of detected 2D, end to end. ``fig3.png`` is
+between the two caches on the test rows: the cost of detected 2D, end to end. Where it also
+trained the lifter of the CPN on the label boxes (``gt_box_*``), the error budget splits that
+cost into the CPN's and the detector's (``budget_*``, `error_budget`). ``fig3.png`` is
 the paper's Fig. 3 for test rows with images; ``report.html`` one self-contained page of it all
 with the best and worst rows in 3D (`pose3d.report`). The outputs are written aside and moved in
 together, so a failed run leaves the previous ones."""
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +39,7 @@ from pose3d.metrics import (
     swap_share,
 )
 from pose3d.plots import examples_figure, fig3_figure, per_joint_figure, save_figure
-from pose3d.report import Example, report_html
+from pose3d.report import BUDGET_PARTS, BUDGET_SOURCES, Example, report_html
 from pose3d.skeleton import H36M17_JOINTS
 from tasks._prefect import logger, stage_task
 from tasks.lifter.inference import load_lifter, predict_dataset
@@ -48,11 +51,9 @@ HEADLINE = (
     "mpjpe_p1_mm",
     "challenge_mpjpe_mm",
     "reference_mpjpe_p1_mm",
-    "route_over_reference_p1",
+    "gt_box_mpjpe_p1_mm",
     "kp2d_error_px",
-    "kp2d_left_right_ratio",
-    "kp2d_swap_share",
-)  # metrics.json (`dvc metrics show`); everything: scores.json
+)  # metrics.json (`dvc metrics show`, at most five); everything: scores.json
 
 
 @dataclass(frozen=True)
@@ -205,6 +206,44 @@ def extremes(
 
 
 REFERENCE_KEYS = ("mpjpe_p1_mm", "mpjpe_p2_mm", "challenge_mpjpe_mm")
+# the lifters `train_lifter` trains beside the route (tasks.lifter.rows.BESIDE_ROUTE) as 2D
+# sources of the error budget (pose3d.report.BUDGET_SOURCES)
+BUDGET_SOURCE = {"reference": "gt2d", "gt_box": "gt_box"}
+# gap_2d's keys -> the budget's
+_BUDGET_2D = {"kp2d_error_px": "kp2d_error_px", "kp2d_left_right_ratio": "left_right_ratio",
+              "kp2d_swap_share": "swap_share"}  # fmt: skip
+
+
+def error_budget(
+    scored: Mapping[str, tuple[float, LiftingDataset]], truth: LiftingDataset | None
+) -> dict[str, float]:
+    """The error budget over the 2D sources in `scored` (of `BUDGET_SOURCES`: ground truth
+    ``gt2d``, the CPN on the label boxes ``gt_box``, the ``route``; each the MPJPE P1 of the
+    lifter trained and scored on it, and its test rows): per source its P1, its rows and, with
+    `truth` (the reference rows, ground-truth 2D), its 2D error, left-right ratio and swap share
+    against them (`gap_2d`); with all three, the route's P1 split into the part each step adds
+    to the source before it (`BUDGET_PARTS`): the lifter's own (gt2d), the CPN's (gt_box - gt2d),
+    the detector's (route - gt_box), in mm and as shares of the route's P1 (a negative part: that
+    step did better on its rows). {} with fewer than two sources."""
+    if len(scored) < 2:
+        return {}
+    out: dict[str, float] = {}
+    for source in (s for s in BUDGET_SOURCES if s in scored):
+        p1, rows = scored[source]
+        out[f"budget_{source}_mpjpe_p1_mm"] = p1
+        out[f"budget_{source}_rows"] = len(rows)
+        gap = {} if truth is None else gap_2d(rows, truth)
+        out.update(
+            {f"budget_{source}_{name}": gap[k] for k, name in _BUDGET_2D.items() if k in gap}
+        )
+    if all(s in scored for s in BUDGET_SOURCES):
+        below = 0.0
+        for part, source in zip(BUDGET_PARTS, BUDGET_SOURCES, strict=True):
+            p1 = scored[source][0]
+            out[f"budget_{part}_mm"] = p1 - below
+            out[f"budget_{part}_share"] = round((p1 - below) / scored["route"][0], 4)
+            below = p1
+    return out
 
 
 def evaluate_lifter(
@@ -213,27 +252,31 @@ def evaluate_lifter(
     out_dir: str | Path,
     examples: int = 4,
     device: torch.device | None = None,
-    reference: tuple[str | Path, LiftingDataset] | None = None,
+    beside: Mapping[str, tuple[str | Path, LiftingDataset]] | None = None,
     made_from: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Predict `data` with the checkpoint's lifter (its own flip test), score it and write
-    tables and figures to `out_dir`; with `reference` (its checkpoint and test rows), score that
-    too and report it beside the route. `made_from` heads the report (`pose3d.report`)."""
+    tables and figures to `out_dir`; with `beside` (variant of `BUDGET_SOURCE` -> its checkpoint
+    and test rows: ``reference``, ``gt_box``), score those too and report them beside the route
+    (``<variant>_*``), the 2D gap to the reference and the error budget. `made_from` heads the
+    report (`pose3d.report`)."""
     lifter = load_lifter(checkpoint, data.num_joints, device)
     pred = predict_dataset(lifter, data)
     ev = score(pred, data)
     metrics = dict(ev.metrics)
+    scored = {"route": (ev.metrics["mpjpe_p1_mm"], data)}
+    for variant, (other_checkpoint, rows) in (beside or {}).items():
+        other = predict_dataset(load_lifter(other_checkpoint, rows.num_joints, device), rows)
+        found = score(other, rows).metrics
+        metrics.update({f"{variant}_{key}": found[key] for key in REFERENCE_KEYS})
+        scored[BUDGET_SOURCE[variant]] = (found["mpjpe_p1_mm"], rows)
+    reference = (beside or {}).get("reference")
     if reference is not None:
-        ref_checkpoint, ref_data = reference
-        ref_pred = predict_dataset(
-            load_lifter(ref_checkpoint, ref_data.num_joints, device), ref_data
-        )
-        ref = score(ref_pred, ref_data).metrics
-        metrics.update({f"reference_{key}": ref[key] for key in REFERENCE_KEYS})
         metrics["route_over_reference_p1"] = round(
-            ev.metrics["mpjpe_p1_mm"] / ref["mpjpe_p1_mm"], 4
+            ev.metrics["mpjpe_p1_mm"] / metrics["reference_mpjpe_p1_mm"], 4
         )
-        metrics.update(gap_2d(data, ref_data))
+        metrics.update(gap_2d(data, reference[1]))
+    metrics.update(error_budget(scored, None if reference is None else reference[1]))
     with staged_files(out_dir) as tmp:
         write_evaluation(Evaluation(metrics, ev.per_action, ev.per_joint_mm), tmp)
         if examples:

@@ -9,7 +9,13 @@ itself is `tasks.route.images`, which `pose3d predict` shares)
   ``infer_2d.min_person_score``: the fallback is the whole image, as in ``full``, and the row's
   box is null in the cache (the flag);
 - ``full`` (the paper's "w.o. CR"): the whole image, letterboxed into the square that holds it,
-  resized to the CPN's input, no detector.
+  resized to the CPN's input, no detector;
+- ``gt_box`` (the error budget's middle step: the CPN's own error, without the detector's): as
+  ``cr``, around the frames table's label box (``box_xyxy_px``) instead of the detector's best
+  box; the cache's box is the label box. Images without a usable label box (every image of the
+  real challenge, whose table has none) are left out of ``gt_box.parquet``, counted
+  (``gt_box_no_label_box``) and said once in the log; the cache is written all the same, empty
+  where no image has one (the `lifting` stage then goes without the variant).
 
 Work is split into shards of ``infer_2d.shard_size`` images, each computed on its own (the same
 output whatever runs it: one process or Dask workers) and saved atomically under a work folder
@@ -51,7 +57,9 @@ from tasks.route.images import (
     Networks,
     Timer,
     decode_image,
+    has_box,
     infer_images,
+    infer_label_boxes,
     load_networks,
     weights_digest,
 )
@@ -59,7 +67,7 @@ from tasks.route.images import (
 IDENTITY = ("dataset", "split", "subject", "action", "camera")
 HEADLINE = ("cr_kp2d_error_px", "full_kp2d_error_px", "cr_left_right_ratio", "cr_swap_share",
             "cr_no_person")  # metrics.json  # fmt: skip
-SOURCE = {"cr": "infer_2d_cr", "full": "infer_2d_full"}
+SOURCE = {"cr": "infer_2d_cr", "full": "infer_2d_full", "gt_box": "infer_2d_gt_box"}
 
 
 @dataclass
@@ -118,6 +126,36 @@ class ShardSpec:
     margin: float
     device: str
     torch_threads: int  # 0: leave torch's setting
+    label_boxes: tuple[tuple[float, ...], ...] = ()  # per path, xyxy px, NaN: none; () = none
+
+    def boxes_xyxy_px(self) -> np.ndarray:
+        """The label box of each path (N, 4), NaN where there is none."""
+        if not self.label_boxes:
+            return np.full((len(self.paths), 4), np.nan)
+        return np.asarray(self.label_boxes, dtype=np.float64).reshape(len(self.paths), 4)
+
+
+# one batch's results: variant -> (rows of the shard, kp2d_px, scores, box_xyxy_px, person score)
+BatchOut = dict[str, tuple[list[int], np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+
+
+def infer_batch(
+    good: list[tuple[int, np.ndarray]], spec: ShardSpec, nets: Networks, timer: Timer
+) -> BatchOut:
+    """Every variant of `spec` on the decoded (row, image) pairs `good`; ``gt_box`` on the rows
+    whose label box is usable only."""
+    variants = tuple(spec.cfg["variants"])
+    rows, images = [i for i, _ in good], [im for _, im in good]
+    route = tuple(v for v in variants if v != "gt_box")
+    found = infer_images(images, nets, route, spec.cfg["min_person_score"], spec.margin, timer)
+    out: BatchOut = {v: (rows, *result) for v, result in found.items()}
+    if "gt_box" in variants:
+        boxes = spec.boxes_xyxy_px()[rows]
+        pick = np.flatnonzero(has_box(boxes))
+        result = infer_label_boxes([images[k] for k in pick], boxes[pick], nets, spec.margin,
+                                   timer)  # fmt: skip
+        out["gt_box"] = ([rows[k] for k in pick], *result)
+    return out
 
 
 def run_shard(spec: ShardSpec, nets: Networks | None = None) -> dict[str, Any]:
@@ -145,16 +183,14 @@ def run_shard(spec: ShardSpec, nets: Networks | None = None) -> dict[str, Any]:
         errors.update({i: im for i, im in zip(idx, decoded, strict=True) if isinstance(im, str)})
         if not good:
             continue
-        rows = [i for i, _ in good]
-        result = infer_images([im for _, im in good], nets, variants, cfg["min_person_score"],
-                              spec.margin, timer)  # fmt: skip
-        for v, (kp, scores, boxes, person) in result.items():
+        sizes = {i: (im.shape[1], im.shape[0]) for i, im in good}
+        for v, (rows, kp, scores, boxes, person) in infer_batch(good, spec, nets, timer).items():
             outs[v].rows += rows
             outs[v].kp2d_px += list(kp)
             outs[v].scores += list(scores)
             outs[v].box_xyxy_px += list(boxes)
             outs[v].person_score += list(person)
-            outs[v].image_wh += [(im.shape[1], im.shape[0]) for _, im in good]
+            outs[v].image_wh += [sizes[i] for i in rows]
     timer.total = time.perf_counter() - t0
     arrays: dict[str, np.ndarray] = {}
     for v, o in outs.items():
@@ -192,6 +228,7 @@ class ChallengeImages:
     columns: dict[str, np.ndarray]
     image_path: np.ndarray
     kp2d_label_px: np.ndarray  # (N, 17, 2), NaN where the table has none
+    box_label_px: np.ndarray  # (N, 4) xyxy, NaN where the table has none (the real challenge)
 
     def __len__(self) -> int:
         return len(self.image_path)
@@ -211,7 +248,8 @@ def load_challenge_images(extract_dir: str | Path, splits: Sequence[str]) -> Cha
         raise ValueError(f"{path}: no images in infer_2d.splits {list(splits)} (it has {found})")
     columns = {k: arrays[k][keep] for k in (*IDENTITY, "frame", "image_width", "image_height")}
     kp = arrays["kp2d_px"][keep].astype(np.float64).reshape(-1, NUM_JOINTS, 2)
-    return ChallengeImages(columns, arrays["image_path"][keep].astype(str), kp)
+    box = arrays["box_xyxy_px"][keep].astype(np.float64).reshape(-1, 4)
+    return ChallengeImages(columns, arrays["image_path"][keep].astype(str), kp, box)
 
 
 SHARD_RELEVANT = ("variants", "batch_size", "shard_size", "min_person_score", "max_pixels")
@@ -233,12 +271,14 @@ def work_key(
     cfg: Infer2DConfig, margin: float, models: dict[str, str], images: ChallengeImages
 ) -> str:
     """What decides the shards' content: models, code, the settings that change results, the
-    images' paths and bytes. Runner, workers and batch size of decoding do not."""
+    images' paths and bytes, and with ``gt_box`` their label boxes. Runner, workers and batch
+    size of decoding do not."""
     settings = {k: to_dict(cfg)[k] for k in SHARD_RELEVANT}
+    boxes = images.box_label_px.tolist() if "gt_box" in cfg.variants else []
     blob = json.dumps(
         {"settings": settings, "margin": margin, "models": models,
          "code": code_digest(__name__), "paths": list(images.image_path),
-         "images": image_digests(list(images.image_path))},
+         "images": image_digests(list(images.image_path)), "label_boxes": boxes},
         sort_keys=True,
     )  # fmt: skip
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -269,6 +309,7 @@ def shard_specs(
             margin=cr.margin,
             device=device,
             torch_threads=torch_threads,
+            label_boxes=tuple(map(tuple, images.box_label_px[s : s + cfg.shard_size].tolist())),
         )  # fmt: skip
         for k, s in enumerate(range(0, n, cfg.shard_size))
     ]
@@ -290,7 +331,8 @@ def merge_shards(
         for k in ("detect", "cpn", "total"):
             setattr(timer, k, getattr(timer, k) + summary["timer"][k])
         for v in cfg.variants:
-            part = {name.split("/", 1)[1]: a for name, a in arrays.items() if name.startswith(v)}
+            part = {name.split("/", 1)[1]: a for name, a in arrays.items()
+                    if name.startswith(f"{v}/")}  # fmt: skip
             part["rows"] = part["rows"] + offset
             per_variant[v].append(part)
         offset += len(spec.paths)
@@ -298,11 +340,14 @@ def merge_shards(
         "images": len(images),
         "bad_images": len(bad),
         "seconds": round(wall_seconds, 1),
-        "images_per_s": round(len(images) / max(timer.total, 1e-9), 2),
+        # the stage's throughput: shards run side by side, so their summed time is not the wall's
+        "images_per_s": round(len(images) / max(wall_seconds, 1e-9), 2),
         "networks_share_of_time": round((timer.detect + timer.cpn) / max(timer.total, 1e-9), 3),
         "detector_seconds": round(timer.detect, 1),
         "cpn_seconds": round(timer.cpn, 1),
     }
+    if "gt_box" in cfg.variants:
+        metrics["gt_box_no_label_box"] = int((~has_box(images.box_label_px)).sum())
     report: dict[str, Any] = {"bad_images": bad, "no_person": []}
     with staged_files(out_dir) as tmp:
         for v, parts in per_variant.items():
@@ -381,6 +426,13 @@ def plan_infer_2d(
         )
     work_dir = work_root(out_dir) / key
     work_dir.mkdir(parents=True, exist_ok=True)
+    unboxed = int((~has_box(images.box_label_px)).sum())
+    if "gt_box" in cfg.variants and unboxed:
+        logger().warning(
+            "infer_2d: gt_box: %d of %d images have no label box in %s/challenge.parquet (the "
+            "real challenge gives none): they are left out of gt_box.parquet",
+            unboxed, len(images), extract_dir,
+        )  # fmt: skip
     threads = CPU_THREADS_PER_SHARD if device == "cpu" else 0
     specs = shard_specs(images, cfg, cr, checkpoints, work_dir, device, threads)
     done = sum(Path(s.out_file).is_file() for s in specs)

@@ -4,11 +4,15 @@ Joins the frames table of ``lifting.dataset`` (``extract``) with the keypoint ca
 ``lifting.keypoints`` (any stage's cache: ``import_keypoints``' ground truth or Stacked
 Hourglass, ``infer_2d``'s detections) and, for Human3.6M, the cameras ``extract`` copied
 (``h36m_cameras.h5``); the same for ``lifting.reference_keypoints`` (scored beside the route
-with the same recipe) and ``lifting.without_cr_keypoints`` (Table 1's "w.o. CR"), where set. The challenge gives no cameras, so its rows carry no view geometry and
-nothing under the challenge's ``_labels/`` reaches the lifter through this stage.
+with the same recipe), ``lifting.without_cr_keypoints`` (Table 1's "w.o. CR") and
+``lifting.gt_box_keypoints`` (the CPN on the label boxes, scored beside the route), where set. A
+variant whose cache holds no rows at all (``infer_2d``'s ``gt_box`` on the real challenge, which
+gives no label boxes) is left out with a warning; the stages after it go without it. The
+challenge gives no cameras, so its rows carry no view geometry and nothing under the challenge's
+``_labels/`` reaches the lifter through this stage.
 Writes ``train.parquet``, ``test.parquet`` (`pose3d.lifting.table`), the same under
-``reference/`` and ``without_cr/``, and ``summary.json`` to ``paths.lifting``, built aside and
-swapped in whole.
+``reference/``, ``without_cr/`` and ``gt_box/``, and ``summary.json`` to ``paths.lifting``, built
+aside and swapped in whole.
 """
 
 from __future__ import annotations
@@ -84,6 +88,12 @@ def join_part(cfg: LiftingConfig, inputs: LiftingInputs, part: str) -> LiftingDa
     return data
 
 
+def holds_no_rows(cache: Path) -> bool:
+    """Whether the keypoint cache at `cache` is there and empty (a missing one is named by
+    `join_part`)."""
+    return cache.is_file() and read_keypoints(cache).num_rows == 0
+
+
 def build_lifting(cfg: LiftingConfig, extract_dir: str | Path, out_dir: str | Path) -> dict:
     """The stage: both parts of every variant whose cache is set, joined and written; returns
     the summary (per variant: its sources and rows per part)."""
@@ -94,6 +104,13 @@ def build_lifting(cfg: LiftingConfig, extract_dir: str | Path, out_dir: str | Pa
             if not getattr(cfg, key):
                 continue
             inputs = lifting_inputs(cfg, extract_dir, getattr(cfg, key))
+            if variant != "route" and holds_no_rows(inputs.keypoints):
+                logger().warning(
+                    "lifting.%s: %s holds no keypoints (gt_box: the table gave no label boxes, "
+                    "as on the real challenge): no %s rows, the later stages go without them",
+                    key, inputs.keypoints, variant,
+                )  # fmt: skip
+                continue
             source = {
                 "frames": str(inputs.frames),
                 "keypoints": str(inputs.keypoints),

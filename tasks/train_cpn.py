@@ -19,7 +19,9 @@ bfloat16 autocast where the device has it natively (the losses in float32). Afte
   path and sha256 and, for inference, the crop margin, the flip test, bf16 and channels_last
   (`tasks.route.cpn.load_cpn`);
 - ``history.csv``: one row per epoch (`HISTORY_FIELDS`); ``val_px_error`` is the mean pixel
-  error on an even sample of up to `HISTORY_VAL_IMAGES` held-out frames, without flip test.
+  error on an even sample of up to `HISTORY_VAL_IMAGES` held-out frames, without flip test, and
+  ``val_left_right_ratio``, ``val_swap_share`` say whether it tells left limbs from right ones
+  yet (`pose3d.metrics`): the learning curve of the 2D budget.
 After training: ``metrics.json`` (held-out pixel error, PCK at 5% / 10% of the box's longest
 side (``pck5_box``, ``pck10_box``), train seconds, ...), ``per_joint.csv`` and ``keypoints.png`` (held-out crops, truth and
 prediction), on all held-out frames cropped with their ground-truth boxes, no jitter.
@@ -72,7 +74,8 @@ HEADLINE = (
 )  # metrics.json; everything: scores.json
 PER_JOINT = "per_joint.csv"
 KEYPOINTS_PNG = "keypoints.png"
-HISTORY_FIELDS = ("epoch", "lr", "train_loss", "val_px_error", "train_seconds", "samples_per_s")
+HISTORY_FIELDS = ("epoch", "lr", "train_loss", "val_px_error", "val_left_right_ratio",
+                  "val_swap_share", "train_seconds", "samples_per_s")  # fmt: skip
 HISTORY_VAL_IMAGES = 96  # held-out frames scored after each epoch (all of them at the end)
 WARMUP_FRACTION = 0.05
 PCK_FRACTIONS = (0.05, 0.10)
@@ -334,9 +337,11 @@ def train_cpn(
             f"epoch {epoch + 1}/{cfg.epochs}",
         )  # fmt: skip
         pred, _, _ = predict_frames(loaded, val_frames, flip_test=False)
-        val = keypoint_errors(pred, val_frames.kp2d_px, val_frames.box_xyxy_px)[0]["px_error"]
-        return {"train_loss": stats.loss, "samples": stats.samples, "val_px_error": val,
-                "train_seconds": stats.seconds, "samples_per_s": stats.samples / stats.seconds}  # fmt: skip
+        val = keypoint_errors(pred, val_frames.kp2d_px, val_frames.box_xyxy_px)[0]
+        return {"train_loss": stats.loss, "samples": stats.samples,
+                "val_px_error": val["px_error"], "val_left_right_ratio": val["left_right_ratio"],
+                "val_swap_share": val["swap_share"], "train_seconds": stats.seconds,
+                "samples_per_s": stats.samples / stats.seconds}  # fmt: skip
 
     done = engine.fit(training, run_epoch, lambda r: (
         f"loss {r['train_loss']:.5f}, held-out {r['val_px_error']:.2f} px "

@@ -2,8 +2,9 @@
 
 ``paths.lifting`` holds one pair of ``train.parquet`` / ``test.parquet`` per keypoint cache:
 the route's (``lifting.keypoints``) at the top, the reference's (``lifting.reference_keypoints``,
-ground-truth 2D) under ``reference/`` and Table 1's "w.o. CR" cache
-(``lifting.without_cr_keypoints``) under ``without_cr/``.
+ground-truth 2D) under ``reference/``, Table 1's "w.o. CR" cache
+(``lifting.without_cr_keypoints``) under ``without_cr/`` and the CPN on the label boxes
+(``lifting.gt_box_keypoints``, the error budget's middle step) under ``gt_box/``.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ VARIANTS = {
     "route": ("keypoints", ""),
     "reference": ("reference_keypoints", "reference"),
     "without_cr": ("without_cr_keypoints", "without_cr"),
+    "gt_box": ("gt_box_keypoints", "gt_box"),
 }
-# where a stage keeps what it made from the reference rows (the same recipe on ground-truth 2D)
-REFERENCE_DIR = VARIANTS["reference"][1]
+# the variants trained (train_lifter) and scored (evaluate) beside the route with its recipe,
+# where `lifting` wrote their rows: ground-truth 2D, and the CPN on the label boxes
+BESIDE_ROUTE = ("reference", "gt_box")
 
 
 def part_path(lifting_dir: str | Path, part: str, variant: str = "route") -> Path:

@@ -2,7 +2,9 @@
 person (`tasks.route.detector`), crop the square around the best box and resize it to the
 CPN's input (CR, `pose3d.crop`), run the CPN (`tasks.route.cpn`), and map its keypoints back
 to the image (ICR); or, for the paper's "w.o. CR" (``full``), the whole image letterboxed into
-its square. Also the digests that name a checkpoint in the caches and predictions made with it.
+its square; or, for the error budget (``gt_box``), the same CR around given (label) boxes instead
+of the detector's. Also the digests that name a checkpoint in the caches and predictions made
+with it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 
 from pose3d.crop import Square, crop_box, crop_image, crop_transform, from_crop, full_image_square
 from pose3d.images import BadImage
+from pose3d.skeleton import NUM_JOINTS
 from tasks.route.frames import read_rgb
 
 FILL = 0.0  # crop pixels outside the image
@@ -74,24 +77,65 @@ def infer_images(
         detections = nets.detect(list(images))
         timer.detect += time.perf_counter() - t0
     out = {}
-    size = nets.input_size
     for variant in variants:
-        crops, affines, boxes = [], [], []
+        squares, boxes = [], []
         for image, det in zip(images, detections, strict=True):
             height, width = image.shape[:2]
             square, box = square_for(variant, width, height, det, min_score, margin)
-            crops.append(crop_image(image, square, size, fill=FILL))
-            affines.append(crop_transform(square, size))
+            squares.append(square)
             boxes.append(box)
-        t0 = time.perf_counter()
-        kp_crop, scores = nets.keypoints(np.stack(crops))
-        timer.cpn += time.perf_counter() - t0
-        kp = from_crop(np.asarray(kp_crop, dtype=np.float64), np.stack(affines))
+        kp, scores = keypoints_in_squares(images, squares, nets, timer)
         person = np.array([np.nan if d is None else d[1] for d in detections])
         if variant == "full":
             person = np.full(len(images), np.nan)
-        out[variant] = (kp, np.asarray(scores, np.float64), np.stack(boxes), person)
+        out[variant] = (kp, scores, np.stack(boxes), person)
     return out
+
+
+def keypoints_in_squares(
+    images: Sequence[np.ndarray], squares: Sequence[Square], nets: Networks, timer: Timer
+) -> tuple[np.ndarray, np.ndarray]:
+    """The CPN on each image's square (CR), its keypoints mapped back to the image (ICR).
+    Returns kp2d_px (N, 17, 2) image px, scores (N, 17)."""
+    size = nets.input_size
+    crops = [
+        crop_image(image, sq, size, fill=FILL) for image, sq in zip(images, squares, strict=True)
+    ]
+    affines = np.stack([crop_transform(sq, size) for sq in squares])
+    t0 = time.perf_counter()
+    kp_crop, scores = nets.keypoints(np.stack(crops))
+    timer.cpn += time.perf_counter() - t0
+    kp = from_crop(np.asarray(kp_crop, dtype=np.float64), affines)
+    return kp, np.asarray(scores, np.float64)
+
+
+def infer_label_boxes(
+    images: Sequence[np.ndarray], boxes_xyxy_px: np.ndarray, nets: Networks, margin: float,
+    timer: Timer,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """The ``gt_box`` variant: as ``cr``, but around the given boxes (the frames table's label
+    boxes) instead of the detector's best one, so that the CPN's own error shows apart from the
+    detector's. Shapes: boxes_xyxy_px (N, 4), each finite with a positive width and height.
+    Returns as `infer_images` does: kp2d_px (N, 17, 2), scores (N, 17), the boxes (N, 4), person
+    score (N,) all NaN (no detector)."""
+    boxes = np.asarray(boxes_xyxy_px, dtype=np.float64).reshape(-1, 4)
+    bad = boxes[~has_box(boxes)]
+    if len(bad):
+        raise ValueError(f"gt_box: a box needs a positive width and height, got {bad[0].tolist()}")
+    if len(boxes) == 0:
+        empty = np.zeros((0, NUM_JOINTS, 2))
+        return empty, np.zeros((0, NUM_JOINTS)), boxes, np.zeros(0)
+    squares = [crop_box(box, margin) for box in boxes]
+    kp, scores = keypoints_in_squares(images, squares, nets, timer)
+    return kp, scores, boxes, np.full(len(boxes), np.nan)
+
+
+def has_box(boxes_xyxy_px: np.ndarray) -> np.ndarray:
+    """Which rows hold a usable box: finite, with a positive width and height. Shapes:
+    boxes_xyxy_px (N, 4) -> (N,) bool."""
+    b = np.asarray(boxes_xyxy_px, dtype=np.float64).reshape(-1, 4)
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(b).all(axis=1) & (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])
 
 
 def decode_image(path: str, max_pixels: int) -> np.ndarray | str:

@@ -35,6 +35,7 @@ def test_repro_runs_every_stage_and_writes_the_artifacts(tiny_repo: Path, first_
         "train_lifter/checkpoint.pt",
         "train_lifter/history.csv",
         "train_lifter/reference/checkpoint.pt",
+        "train_lifter/gt_box/checkpoint.pt",
         "evaluate/per_joint.png",
         "evaluate/fig3.png",
         "ablation/table1.md",
@@ -48,12 +49,17 @@ def test_repro_runs_every_stage_and_writes_the_artifacts(tiny_repo: Path, first_
     h36m = read_frames(data / "extract/h36m.parquet")
     assert sorted(set(h36m["subject"].to_pylist())) == ["S1", "S11", "S5", "S9"]
     assert read_keypoints(data / "import_keypoints/gt.parquet").num_rows > 0
-    for variant in ("cr", "full"):  # every challenge image of infer_2d.splits: Train and Val
+    for variant in ("cr", "full", "gt_box"):  # every challenge image of Train and Val (gt_box:
+        # the synthetic world's sidecars give every one a label box)
         assert read_keypoints(data / f"infer_2d/{variant}.parquet").num_rows == 48 + 16
     metrics = json.loads((data / "evaluate/scores.json").read_text())
     assert metrics["rows"] == 16
     assert 0 < metrics["mpjpe_p2_mm"] <= metrics["mpjpe_p1_mm"] < 2000
     assert 0 < metrics["reference_mpjpe_p1_mm"] < 2000 and metrics["kp2d_rows_compared"] == 16
+    parts = [metrics[f"budget_{p}_mm"] for p in ("lifter", "cpn", "detector")]
+    assert metrics["budget_gt_box_rows"] == 16 and 0 < metrics["gt_box_mpjpe_p1_mm"] < 2000
+    assert sum(parts) == pytest.approx(metrics["mpjpe_p1_mm"])  # the route's error, split
+    assert "<h2>Error budget</h2>" in (data / "evaluate/report.html").read_text()
     table = (data / "ablation/table1.md").read_text().strip().splitlines()
     assert len(table) == 2 + 9  # 8 combinations + max-norm in the other mode
     assert "w.o. CR P1" in table[0]

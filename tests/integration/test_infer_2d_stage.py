@@ -1,6 +1,7 @@
 """The `infer_2d` flow on tiny trained networks, under the session's Prefect test harness: one
 process and a 2-worker Dask LocalCluster write the same caches; a corrupt image is reported by
-name and the other images are kept."""
+name and the other images are kept; ``gt_box`` crops around the table's label boxes, and a table
+without them (the real challenge) gives an empty ``gt_box`` cache, said once."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
 import torch
 import yaml
@@ -17,6 +19,7 @@ from detector_frames import write_box_frames
 from flows.infer_2d import infer_2d_flow
 from pose3d.config import apply_overrides, load_params, load_raw
 from pose3d.crop import crop_box, full_image_square
+from pose3d.frames import frames_arrays, read_frames, write_frames
 from pose3d.keypoints import keypoints_to_arrays, read_keypoints
 from tasks.route.frames import load_frames_2d, write_images_table
 from tasks.train_cpn import train_cpn
@@ -79,7 +82,7 @@ def test_threads_and_a_dask_local_cluster_write_the_same_caches(
     report = json.loads((trained / "dask" / "report.json").read_text())
     assert [Path(p).name for p in report["bad_images"]] == ["0002.jpg"]
     assert "0002.jpg: not an image" in next(iter(report["bad_images"].values()))
-    for variant in ("cr", "full"):
+    for variant in ("cr", "full", "gt_box"):
         a, b = (keypoints_to_arrays(read_keypoints(trained / out / f"{variant}.parquet"))
                 for out in ("single", "dask"))  # fmt: skip
         assert len(a.frame) == 10  # the corrupt image left out, the rest kept
@@ -88,6 +91,40 @@ def test_threads_and_a_dask_local_cluster_write_the_same_caches(
         same = (trained / "single" / f"{variant}.parquet").read_bytes()
         assert same == (trained / "dask" / f"{variant}.parquet").read_bytes()  # runner-free
     assert not any((trained / ".work").rglob("*.npz"))  # merged shards are cleared
+
+
+def test_gt_box_crops_around_the_label_boxes_and_goes_without_where_there_are_none(
+    repo_root: Path, trained: Path, prefect_harness: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    params = _params(repo_root, trained, "gt_box", "infer_2d.variants=[cr, gt_box]")
+    metrics = infer_2d_flow(params_path=str(params))
+    assert metrics["gt_box_no_label_box"] == 0 and "gt_box_kp2d_error_px" not in metrics  # no 2D
+    table = read_frames(trained / "boxes" / "challenge.parquet")
+    labels = {(s, int(f)): box for s, f, box in zip(*(frames_arrays(table)[k] for k in (
+        "split", "frame", "box_xyxy_px")), strict=True)}  # fmt: skip
+    cache = read_keypoints(trained / "gt_box" / "gt_box.parquet")
+    gt_box = keypoints_to_arrays(cache)
+    cr = keypoints_to_arrays(read_keypoints(trained / "gt_box" / "cr.parquet"))
+    assert list(gt_box.frame) == list(cr.frame) and len(gt_box.frame) == 10  # corrupt one out
+    splits = cache.column("split").to_pylist()
+    boxes = np.stack([labels[(s, int(f))] for s, f in zip(splits, gt_box.frame, strict=True)])
+    np.testing.assert_array_equal(gt_box.box_xyxy_px, boxes)  # the label's, not the detector's
+    assert not np.array_equal(gt_box.box_xyxy_px, cr.box_xyxy_px)
+    for kp, box in zip(gt_box.kp2d_px, gt_box.box_xyxy_px, strict=True):
+        square = crop_box(box, CR_MARGIN)  # ICR lands inside the label box's square
+        lo = np.array([square.cx, square.cy]) - square.side / 2 - 1.0
+        assert ((kp >= lo) & (kp <= lo + square.side + 2.0)).all(), (box, kp)
+    # the real challenge's table has no boxes: an empty gt_box cache, the reason said once
+    no_boxes = table.set_column(table.schema.get_field_index("box_xyxy_px"), "box_xyxy_px",
+                                pa.nulls(table.num_rows, table.schema.field("box_xyxy_px").type))  # fmt: skip
+    write_frames(no_boxes, trained / "unboxed" / "challenge.parquet", source={}, producer={})
+    params = _params(repo_root, trained, "unboxed_out", "infer_2d.variants=[gt_box]",
+                     f"paths.extract={trained / 'unboxed'}")  # fmt: skip
+    with caplog.at_level("WARNING"):
+        metrics = infer_2d_flow(params_path=str(params))
+    assert metrics["gt_box_no_label_box"] == 11
+    assert read_keypoints(trained / "unboxed_out" / "gt_box.parquet").num_rows == 0
+    assert caplog.text.count("gt_box: 11 of 11 images have no label box") == 1
 
 
 @pytest.mark.real_data

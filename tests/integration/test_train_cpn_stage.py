@@ -33,8 +33,9 @@ def test_flow_trains_and_scores(params_file: Path, prefect_harness: None) -> Non
     metrics = train_cpn_flow(params_path=str(params_file), overrides=[])
     out = params_file.parent / "cpn"
     assert json.loads((out / "scores.json").read_text()) == pytest.approx(metrics)
-    assert set(json.loads((out / "metrics.json").read_text())) == {"heldout_px_error",
-                                                                   "heldout_pck10_box"}  # fmt: skip
+    assert set(json.loads((out / "metrics.json").read_text())) == {
+        "heldout_px_error", "heldout_pck10_box", "heldout_left_right_ratio", "heldout_swap_share"
+    }  # fmt: skip
     assert metrics["heldout_frames"] == 4 and metrics["epochs"] == 1
     assert 0.0 <= metrics["heldout_pck5_box"] <= metrics["heldout_pck10_box"] <= 1.0
     assert (out / "history.csv").read_text().count("\n") == 2

@@ -8,7 +8,7 @@ import numpy as np
 
 from pose3d.lifting.dataset import LiftingDataset
 from pose3d.skeleton import flip_lr
-from tasks.evaluate import fig3, gap_2d, score, write_evaluation
+from tasks.evaluate import error_budget, fig3, gap_2d, score, write_evaluation
 
 
 def _data(actions: list[str]) -> LiftingDataset:
@@ -71,6 +71,33 @@ def test_gap_2d_compares_rows_with_the_same_identity_only() -> None:
     assert gap["kp2d_left_right_ratio"] == 1.0 and gap["kp2d_swap_share"] == 0.0
     route = dataclasses.replace(route, kp2d_px=flip_lr(route.kp2d_px))
     assert gap_2d(route, gt)["kp2d_swap_share"] == 1.0
+
+
+def test_error_budget_splits_the_route_error_into_the_lifter_the_cpn_and_the_detector() -> None:
+    truth = _data(["Walking"] * 4)
+    kp = np.zeros((4, 17, 2), np.float32)
+    kp[:, :, 1] = np.linspace(0, 100, 17)
+    truth = dataclasses.replace(truth, kp2d_px=kp, frame=np.arange(4))
+    gt_box = dataclasses.replace(truth, kp2d_px=kp + np.array([3.0, 4.0], np.float32))  # 5 px
+    route = dataclasses.replace(truth, kp2d_px=flip_lr(kp) + np.array([0.0, 10.0], np.float32))
+    budget = error_budget({"gt2d": (50.0, truth), "gt_box": (80.0, gt_box.take(np.arange(3))),
+                           "route": (200.0, route)}, truth)  # fmt: skip
+    assert (budget["budget_gt2d_mpjpe_p1_mm"], budget["budget_gt_box_mpjpe_p1_mm"],
+            budget["budget_route_mpjpe_p1_mm"]) == (50.0, 80.0, 200.0)  # fmt: skip
+    assert (budget["budget_gt2d_rows"], budget["budget_gt_box_rows"]) == (4, 3)
+    # the parts add up to the route's error: 50 + 30 + 120 mm
+    assert [budget[f"budget_{p}_mm"] for p in ("lifter", "cpn", "detector")] == [50.0, 30.0, 120.0]
+    assert [budget[f"budget_{p}_share"] for p in ("lifter", "cpn", "detector")] == [0.25, 0.15, 0.6]
+    # each source's 2D against the truth: none off, 5 px off, every label swapped and 10 px off
+    assert budget["budget_gt2d_kp2d_error_px"] == 0.0 and budget["budget_gt2d_swap_share"] == 0.0
+    assert budget["budget_gt2d_left_right_ratio"] == 1.0
+    assert budget["budget_gt_box_kp2d_error_px"] == 5.0 and budget["budget_gt_box_swap_share"] == 0
+    assert budget["budget_route_swap_share"] == 1.0
+    # without the CPN on label boxes: the sources there are, no split; without truth, no 2D
+    partial = error_budget({"gt2d": (50.0, truth), "route": (200.0, route)}, None)
+    assert partial == {"budget_gt2d_mpjpe_p1_mm": 50.0, "budget_gt2d_rows": 4,
+                       "budget_route_mpjpe_p1_mm": 200.0, "budget_route_rows": 4}  # fmt: skip
+    assert error_budget({"route": (200.0, route)}, truth) == {}  # nothing to compare with
 
 
 def test_fig3_draws_rows_with_images_and_skips_unreadable_ones(tmp_path: Path) -> None:

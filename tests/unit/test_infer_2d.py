@@ -1,6 +1,6 @@
 """tasks.infer_2d with stand-in networks whose answers are known: CR and ICR compose back to the
 image, the no-person fallback is flagged, bad images are reported by name without losing the
-rest, shards resume, and the merged caches are valid."""
+rest, shards resume, the merged caches are valid, and ``gt_box`` crops around the label boxes."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from tasks.infer_2d import (
     work_key,
 )
 from tasks.route.frames import write_images_table
-from tasks.route.images import Networks, Timer, infer_images
+from tasks.route.images import Networks, Timer, infer_images, infer_label_boxes
 
 SIZE = 64
 BOX = np.array([30.0, 20.0, 50.0, 100.0])
@@ -67,6 +67,17 @@ def test_cr_keypoints_land_back_on_the_box_centre_and_full_on_the_image_centre()
     kp, _, box, person = out["full"]
     np.testing.assert_allclose(kp[0], np.tile([79.5, 59.5], (17, 1)), atol=1e-9)
     assert np.isnan(box).all() and np.isnan(person).all()
+
+
+def test_gt_box_runs_the_cpn_around_the_label_box_not_the_detection() -> None:
+    image = np.zeros((120, 160, 3), np.uint8)
+    label = np.array([[80.0, 10.0, 120.0, 70.0]])  # elsewhere than the detector's BOX
+    kp, scores, box, person = infer_label_boxes([image], label, _nets(), 0.25, Timer())
+    np.testing.assert_allclose(kp[0], np.tile([100.0, 40.0], (17, 1)), atol=1e-9)
+    np.testing.assert_array_equal(box, label)
+    assert np.isnan(person).all() and scores.shape == (1, 17)  # no detector ran
+    with pytest.raises(ValueError, match="positive width and height"):
+        infer_label_boxes([image], np.array([[10.0, 10.0, 10.0, 50.0]]), _nets(), 0.25, Timer())
 
 
 def test_icr_inverts_cr_for_any_crop_coordinates() -> None:
@@ -118,7 +129,7 @@ def test_decoded_batches_keep_order_and_name_bad_files(tmp_path: Path) -> None:
     assert isinstance(huge, str) and "too large" in huge and "colour.png" in huge
 
 
-def _table(tmp_path: Path) -> Path:
+def _table(tmp_path: Path, boxes: np.ndarray | None = None) -> Path:
     paths = _images(tmp_path / "img")
     n = len(paths)
     kp = np.full((n, 17, 2), np.nan)
@@ -126,7 +137,7 @@ def _table(tmp_path: Path) -> Path:
     table = frames_table(
         dataset="challenge", split="Val", subject="S9", action="", camera="",
         frame=np.arange(1, n + 1), image_path=paths, image_width=120, image_height=90,
-        kp2d_px=kp,
+        kp2d_px=kp, box_xyxy_px=boxes,
     )  # fmt: skip
     (tmp_path / "extract").mkdir()
     write_frames(table, tmp_path / "extract" / "challenge.parquet", source={}, producer={})
@@ -158,6 +169,47 @@ def test_shards_resume_and_merge_into_valid_caches_with_bad_images_reported(
         assert list(arrays.frame) == [1, 2, 3, 4]  # the two bad images left out, order kept
         boxed = np.isfinite(arrays.box_xyxy_px).all(axis=1)
         assert list(boxed) == ([True, True, True, False] if variant == "cr" else [False] * 4)
+
+
+# label boxes of _table's six images: none, degenerate (none), and one for the corrupt image
+LABEL_BOXES = np.array([[10.0, 5.0, 30.0, 45.0], [np.nan] * 4, [60.0, 20.0, 100.0, 80.0],
+                        [5.0, 5.0, 5.0, 20.0], [0.0, 0.0, 50.0, 50.0], [np.nan] * 4])  # fmt: skip
+
+
+def test_gt_box_uses_the_label_boxes_and_leaves_out_rows_without_one(tmp_path: Path) -> None:
+    cfg = _cfg(variants=("cr", "gt_box"))
+    images = load_challenge_images(_table(tmp_path, LABEL_BOXES), ["Val"])
+    specs = shard_specs(images, cfg, CRConfig(0.25), ("det.pt", "cpn.pt"), tmp_path / "work",
+                        "cpu", 0)  # fmt: skip
+    for spec in specs:
+        run_shard(spec, _nets())
+    producer = Producer("infer_2d", "code digest", {"cpn": "model digest"}, {})
+    metrics = merge_shards(images, specs, cfg, producer, tmp_path / "out", 1.0)
+    assert metrics["gt_box_no_label_box"] == 3  # no box, a degenerate one, no box
+    assert metrics["gt_box_label_rows"] == 1  # row 0: label 2D and a box
+    table = read_keypoints(tmp_path / "out" / "gt_box.parquet")
+    assert set(table.column("source").to_pylist()) == {"infer_2d_gt_box"}
+    gt_box = keypoints_to_arrays(table)
+    assert list(gt_box.frame) == [1, 3]  # rows 2, 4, 6 have no usable box; 5 is corrupt
+    np.testing.assert_array_equal(gt_box.box_xyxy_px, LABEL_BOXES[[0, 2]])
+    centres = (LABEL_BOXES[[0, 2], :2] + LABEL_BOXES[[0, 2], 2:]) / 2
+    np.testing.assert_allclose(gt_box.kp2d_px, np.repeat(centres[:, None], 17, axis=1), atol=1e-4)
+    cr = keypoints_to_arrays(read_keypoints(tmp_path / "out" / "cr.parquet"))
+    assert list(cr.frame) == [1, 2, 3, 4]  # the detector's box on every readable image
+    np.testing.assert_allclose(cr.kp2d_px[:, 0], np.tile([40.0, 60.0], (4, 1)), atol=1e-4)
+
+
+def test_the_label_boxes_key_the_gt_box_shards(tmp_path: Path) -> None:
+    """A moved label box gives new shards where gt_box is a variant (they hold its crops), the
+    same shards where it is not."""
+    images = load_challenge_images(_table(tmp_path, LABEL_BOXES), ["Val"])
+    moved = images.box_label_px.copy()
+    moved[0] += 2.0
+    other = dataclasses.replace(images, box_label_px=moved)
+    models = {"detector": "d", "cpn": "c"}
+    with_gt_box, without = _cfg(variants=("cr", "gt_box")), _cfg(variants=("cr", "full"))
+    assert work_key(with_gt_box, 0.25, models, other) != work_key(with_gt_box, 0.25, models, images)
+    assert work_key(without, 0.25, models, other) == work_key(without, 0.25, models, images)
 
 
 def test_shards_are_keyed_by_the_images_bytes_and_stale_ones_removed(tmp_path: Path) -> None:

@@ -70,3 +70,26 @@ def test_the_page_says_what_made_it() -> None:
     assert "<th>data</th><td>synthetic: the embedded world</td>" in page
     assert "--set a.b=&lt;1&gt;" in page and "<td>abc1234</td>" in page
     assert "Made from" not in report_html({"rows": 1}, {}, np.zeros(17), [])
+
+
+def test_the_error_budget_heads_the_page_where_evaluate_scored_one() -> None:
+    from pose3d.report import budget_tables, report_html
+
+    budget = {"budget_gt2d_mpjpe_p1_mm": 50.0, "budget_gt2d_kp2d_error_px": 0.0,
+              "budget_gt_box_mpjpe_p1_mm": 80.0, "budget_gt_box_kp2d_error_px": 5.31,
+              "budget_gt_box_swap_share": 0.125, "budget_route_mpjpe_p1_mm": 200.0,
+              "budget_lifter_mm": 50.0, "budget_lifter_share": 0.25, "budget_cpn_mm": 30.0,
+              "budget_cpn_share": 0.15, "budget_detector_mm": 120.0,
+              "budget_detector_share": 0.6}  # fmt: skip
+    tables = budget_tables(budget)
+    rows = re.findall(r"<tr><td>([^<]*)</td>((?:<td class=num>[^<]*</td>)+)</tr>", tables)
+    cells = {label: re.findall(r"<td class=num>([^<]*)</td>", row) for label, row in rows}
+    assert cells["CPN on the label box"] == ["80.0", "5.3", "&ndash;", "0.125", "&ndash;"]
+    assert cells["the detector (route - label box)"] == ["120.0", "60.0%"]
+    assert list(cells)[:3] == ["ground-truth 2D", "CPN on the label box",
+                               "detector + CPN (the route)"]  # fmt: skip
+    page = report_html({"mpjpe_p1_mm": 200.0, **budget}, {}, np.zeros(17), [])
+    assert page.index("<h2>Error budget</h2>") < page.index("<h2>Metrics</h2>")
+    assert "error budget, the CPN (label box - ground truth): MPJPE P1 (mm)" in page  # labelled
+    assert "Error budget" not in report_html({"mpjpe_p1_mm": 200.0}, {}, np.zeros(17), [])
+    assert budget_tables({"budget_route_mpjpe_p1_mm": 200.0}).count("<table") == 1  # no parts
