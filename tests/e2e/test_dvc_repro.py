@@ -49,9 +49,9 @@ def test_repro_runs_every_stage_and_writes_the_artifacts(tiny_repo: Path, first_
     h36m = read_frames(data / "extract/h36m.parquet")
     assert sorted(set(h36m["subject"].to_pylist())) == ["S1", "S11", "S5", "S9"]
     assert read_keypoints(data / "import_keypoints/gt.parquet").num_rows > 0
-    for variant in ("cr", "full", "gt_box"):  # every challenge image of Train and Val (gt_box:
-        # the synthetic world's sidecars give every one a label box)
-        assert read_keypoints(data / f"infer_2d/{variant}.parquet").num_rows == 48 + 16
+    for variant in ("cr", "full", "gt_box"):  # every challenge image of Train, Val and Test
+        # (gt_box: the synthetic world's sidecars give every one a label box)
+        assert read_keypoints(data / f"infer_2d/{variant}.parquet").num_rows == 48 + 16 + 8
     metrics = json.loads((data / "evaluate/scores.json").read_text())
     assert metrics["rows"] == 16
     assert 0 < metrics["mpjpe_p2_mm"] <= metrics["mpjpe_p1_mm"] < 2000
@@ -65,6 +65,7 @@ def test_repro_runs_every_stage_and_writes_the_artifacts(tiny_repo: Path, first_
     assert "w.o. CR P1" in table[0]
 
 
+@pytest.mark.slow  # about 30 s; one run's determinism is also tests/integration/test_determinism.py
 def test_metrics_stay_readable_and_reruns_give_the_same_metrics(
     tiny_repo: Path, first_repro: str, run_in: Callable[..., object]
 ) -> None:
@@ -173,6 +174,7 @@ def test_editing_the_lifter_code_retrains_no_2d_network(
     assert not {"train_detector", "train_cpn", "infer_2d"} & set(rerun), rerun
 
 
+@pytest.mark.slow  # about 17 s; experiments are also tests/unit/test_repro.py's, the plots page tests/browser/
 def test_experiments_and_plots(
     tiny_repo: Path,
     first_repro: str,

@@ -104,3 +104,16 @@ def test_a_stage_whose_server_went_away_exits_0_when_its_work_is_done(
         "its work is done and its outputs are written, but the Prefect server went away" in stderr
     )
     assert seconds < 40  # Prefect alone retries for about 150 s (5 tries, twice), then exits 1
+
+
+@pytest.mark.slow
+def test_a_stage_with_a_server_of_its_own_reports_everything_and_exits_at_once(
+    repo_root: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "go").write_text("")  # its work goes straight through
+    start = time.monotonic()
+    proc = _start(repo_root, tmp_path, api_url=None)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stderr[-2000:]
+    assert "Error logging to API" not in stderr and "went away" not in stderr, stderr[-2000:]
+    assert time.monotonic() - start < 30  # the 10 s wait for a gone server would show here
