@@ -215,6 +215,7 @@ def _modified_deps(status: dict[str, list], stage: str) -> set[str]:
     return {path for d in deps for path, how in d.items() if how == "modified"}
 
 
+@pytest.mark.slow  # about 30 s; which stages a change reruns: the would_rerun tests below
 def test_params_change_reruns_only_dependent_stages(
     tiny_repo: Path, first_repro: str, run_in: Callable[..., object]
 ) -> None:
