@@ -202,11 +202,11 @@ def flow_process(name: str) -> Iterator[str]:
             api_url = stack.enter_context(prefect_server(0))
             stack.enter_context(temporary_settings({PREFECT_API_URL: api_url}))
             os.environ["PREFECT_API_URL"] = api_url  # for its children: DVC's stages, workers
-            stack.callback(_send_reports)  # first, while the server still answers
+            stack.callback(send_reports)  # first, while the server still answers
         yield api_url
 
 
-def _send_reports() -> None:
+def send_reports() -> None:
     """Send the logs and events Prefect still holds, before this process's own server stops
     (at exit they would go to a server that is gone: an error line, and retries)."""
     from prefect.events.worker import EventsWorker

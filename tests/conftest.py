@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -66,15 +65,13 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def prefect_harness(prefect_api: str) -> Iterator[None]:
     """Flows run in the test process report to the session's server (`prefect_api`); their logs
     and events are sent before the server stops (as `prefect_test_harness` does)."""
-    from prefect.events.worker import EventsWorker
-    from prefect.logging.handlers import APILogWorker
     from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows._stage import send_reports
 
     with temporary_settings({PREFECT_API_URL: prefect_api}):
         yield
-        with contextlib.suppress(RuntimeError):  # no log was sent: no worker to drain
-            APILogWorker.instance().drain()
-        EventsWorker.drain_all()
+        send_reports()
 
 
 @pytest.fixture(scope="module")

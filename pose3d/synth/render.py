@@ -12,6 +12,7 @@ left-right symmetric: it tells front from back, never left from right by colour.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -143,6 +144,28 @@ def draw_capsule(
     cv2.circle(img, (int(pb[0]), int(pb[1])), int(round(rb * _SCALE)), col, -1, cv2.LINE_AA, _SHIFT)
 
 
+# (shade factor, radius scale, offset toward the light): rim, body and highlight; or one flat
+LEVELS: tuple[tuple[float, float, float], ...] = tuple(
+    zip(SHADES, (1.0, 0.72, 0.32), (0.0, 0.12, 0.3), strict=True)
+)
+FLAT = ((1.0, 1.0, 0.0),)
+
+
+def _shaded_capsule(
+    img: np.ndarray, mask: np.ndarray, a: np.ndarray, b: np.ndarray, ra: float, rb: float,
+    colour: Colour, levels: tuple[tuple[float, float, float], ...],
+    light: np.ndarray | None = None, min_px: float = 0.0,
+) -> None:  # fmt: skip
+    """One part of a person: its silhouette into `mask`, and into `img` a capsule per level
+    (shade, scale, offset toward `light`), levels thinner than `min_px` left out."""
+    draw_capsule(mask, a, b, ra, rb, (255, 255, 255))
+    for factor, scale, offset in levels:
+        if min(ra, rb) * scale < min_px:
+            continue
+        off = 0.0 if light is None else light * offset * (ra + rb)
+        draw_capsule(img, a + off, b + off, ra * scale, rb * scale, shade(colour, factor))
+
+
 def _front_and_back(
     view: PersonView, body: Body, palette: dict[str, Colour]
 ) -> list[tuple[float, Callable[[np.ndarray, np.ndarray], None]]]:
@@ -158,15 +181,9 @@ def _front_and_back(
     def disc(centre_mm: np.ndarray, radius_mm: float, colour: Colour, shaded: bool) -> None:
         at = frame.project(centre_mm)
         r = max(0.6, view.focal_px * radius_mm / max(centre_mm[2], 1.0))
-
-        levels = tuple(zip(SHADES, (1.0, 0.72, 0.32), strict=True)) if shaded else ((1.0, 1.0),)
-
-        def draw(img: np.ndarray, mask: np.ndarray) -> None:
-            draw_capsule(mask, at, at, r, r, (255, 255, 255))
-            for factor, scale in levels:
-                draw_capsule(img, at, at, r * scale, r * scale, shade(colour, factor))
-
-        items.append((float(centre_mm[2]), draw))
+        levels = LEVELS if shaded else FLAT
+        items.append((float(centre_mm[2]), functools.partial(
+            _shaded_capsule, a=at, b=at, ra=r, rb=r, colour=colour, levels=levels)))  # fmt: skip
 
     # the hair: over the top and the back of the head, down to the nape, so from behind a head
     # is all hair and from the front it shows around the face
@@ -176,12 +193,8 @@ def _front_and_back(
     r_nape = max(0.6, view.focal_px * 0.95 * r_head / max(nape[2], 1.0))
     r_crown = max(0.6, view.focal_px * 1.08 * r_head / max(crown[2], 1.0))
 
-    def hair(img: np.ndarray, mask: np.ndarray) -> None:
-        draw_capsule(mask, at_nape, at_crown, r_nape, r_crown, (255, 255, 255))
-        for factor, scale in zip(SHADES, (1.0, 0.72, 0.32), strict=True):
-            draw_capsule(img, at_nape, at_crown, r_nape * scale, r_crown * scale,
-                         shade(palette["hair"], factor))  # fmt: skip
-
+    hair = functools.partial(_shaded_capsule, a=at_nape, b=at_crown, ra=r_nape, rb=r_crown,
+                             colour=palette["hair"], levels=LEVELS)  # fmt: skip
     items.append((float((nape[2] + crown[2]) / 2), hair))
     if -float(fwd[2]) < FACING:
         return items
@@ -229,18 +242,8 @@ def draw_person(
         ra = max(1.5, view.focal_px * ra_mm * body.girth / depth[ja])
         rb = max(1.5, view.focal_px * rb_mm * body.girth / depth[jb])
 
-        def part(
-            img_: np.ndarray, mask_: np.ndarray, a: np.ndarray = a, b: np.ndarray = b,
-            ra: float = ra, rb: float = rb, colour: Colour = palette[key],
-        ) -> None:  # fmt: skip
-            draw_capsule(mask_, a, b, ra, rb, (255, 255, 255))
-            for factor, scale, offset in zip(SHADES, (1.0, 0.72, 0.32), (0.0, 0.12, 0.3),
-                                             strict=True):  # fmt: skip
-                if min(ra, rb) * scale < 0.7:
-                    continue
-                off = light * offset * (ra + rb)
-                draw_capsule(img_, a + off, b + off, ra * scale, rb * scale, shade(colour, factor))
-
+        part = functools.partial(_shaded_capsule, a=a, b=b, ra=ra, rb=rb, colour=palette[key],
+                                 levels=LEVELS, light=light, min_px=0.7)  # fmt: skip
         items.append((float(depth[[ja, jb]].mean()), part))
     if features:
         items += _front_and_back(view, body, palette)
