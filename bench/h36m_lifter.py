@@ -3,6 +3,12 @@
     .venv/bin/python bench/h36m_lifter.py --h36m-root ../shared/data/h36m \\
         --train S1,S5,S6,S7 --test S8 --input gt --json /tmp/bench_gt.json
 
+or, the validation protocol for recipe choices (each held-out subject in turn, trained on the
+other subjects of --subjects; prints each figure and their mean):
+
+    .venv/bin/python bench/h36m_lifter.py --h36m-root ../shared/data/h36m \\
+        --subjects S1,S5,S6,S7,S8 --holdout S7,S8 --input stacked_hourglass --json /tmp/ho.json
+
 It runs the pipeline's own stage flows (`python -m flows.pipeline --params params/h36m.yaml`:
 extract -> import_keypoints -> lifting -> train_lifter -> evaluate) in a scratch folder, on
 params/h36m.yaml with the subjects, the 2D input (`gt` or `stacked_hourglass`) and the recipe
@@ -134,6 +140,44 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def holdout_runs(args: argparse.Namespace) -> dict[str, Any]:
+    """One run per subject of ``--holdout`` (trained on the other ``--subjects``), each in its own
+    scratch folder under ``--out``; the figures of each and their means."""
+    subjects, held = args.subjects.split(","), args.holdout.split(",")
+    unknown = sorted(set(held) - set(subjects))
+    if unknown:
+        raise SystemExit(f"--holdout {unknown} not in --subjects {subjects}")
+    if len(subjects) - 1 < 1:
+        raise SystemExit("--subjects: need at least two subjects to hold one out")
+    base = Path(args.out or tempfile.mkdtemp(prefix="h36m_holdout_")).resolve()
+    runs = {}
+    for subject in held:
+        one = argparse.Namespace(**vars(args))
+        one.train = ",".join(s for s in subjects if s != subject)
+        one.test, one.out = subject, str(base / f"holdout_{subject}")
+        runs[subject] = run(one)
+        _print_run(runs[subject])
+    keys = ("mpjpe_p1_mm", "mpjpe_p2_mm", "train_seconds", "train_samples_per_second")
+    mean = {k: sum(r[k] for r in runs.values()) / len(runs) for k in keys}
+    return {"holdout": held, "subjects": subjects, "input": args.input, "mean": mean, "runs": runs}
+
+
+def _print_run(res: dict[str, Any]) -> None:
+    print(f"input {res['input']}: train {res['train_subjects']} -> test {res['test_subjects']}")
+    for action, err in sorted(res["per_action_p1_mm"].items()):
+        print(f"  {action:<14s} P1 {err:6.1f} mm   P2 {res['per_action_p2_mm'][action]:6.1f} mm")
+    print(
+        f"MPJPE Protocol 1: {res['mpjpe_p1_mm']:.1f} mm   Protocol 2: {res['mpjpe_p2_mm']:.1f} mm"
+    )
+    print(f"training: {res['train_seconds']:.0f} s, {res['train_samples_per_second']:.0f} samples/s, "
+          f"step {res['train_step_gflops']:.1f} GFLOP/s = {100 * res['train_step_fraction_of_matmul']:.0f}% "
+          f"of the {res['matmul_dtype']} matmul {res['matmul_gflops']:.1f} GFLOP/s "
+          f"({res['threads']} threads)")  # fmt: skip
+    shares = ", ".join(f"{100 * res['train_step_gflops'] / rate:.0f}% of {dtype}"
+                       for dtype, rate in res["matmul_gflops_by_dtype"].items())  # fmt: skip
+    print(f"the step's share of this machine's matmul rates, measured in this run: {shares}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -141,6 +185,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--h36m-root", required=True, help="tree in the 3d-pose-baseline layout")
     ap.add_argument("--train", default="S1,S5,S6,S7,S8", help="comma-separated subjects")
     ap.add_argument("--test", default="S9,S11", help="comma-separated subjects")
+    ap.add_argument(
+        "--holdout", default=None, help="comma-separated subjects held out one at a time "
+        "(trained on the rest of --subjects); overrides --train/--test",
+    )  # fmt: skip
+    ap.add_argument("--subjects", default="S1,S5,S6,S7,S8", help="the pool --holdout draws on")
     ap.add_argument("--input", choices=("gt", "stacked_hourglass"), default="gt")
     ap.add_argument("--epochs", type=int, default=None, help="overrides train_lifter.epochs")
     ap.add_argument("--params", default=str(REPO / "params" / "h36m.yaml"))
@@ -153,17 +202,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--save", default=None, help="copy the trained lifter's checkpoint here")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", force=True)
-    res = run(args)
-    print(f"input {res['input']}: train {res['train_subjects']} -> test {res['test_subjects']}")
-    for action, err in sorted(res["per_action_p1_mm"].items()):
-        print(f"  {action:<14s} P1 {err:6.1f} mm   P2 {res['per_action_p2_mm'][action]:6.1f} mm")
-    print(
-        f"MPJPE Protocol 1: {res['mpjpe_p1_mm']:.1f} mm   Protocol 2: {res['mpjpe_p2_mm']:.1f} mm"
-    )
-    print(f"training: {res['train_seconds']:.0f} s, {res['train_samples_per_second']:.0f} samples/s, "
-          f"step {res['train_step_gflops']:.1f} GFLOP/s = {100 * res['train_step_fraction_of_matmul']:.0f}% "
-          f"of the {res['matmul_dtype']} matmul {res['matmul_gflops']:.1f} GFLOP/s "
-          f"({res['threads']} threads)")  # fmt: skip
+    if args.holdout:
+        if args.save:
+            raise SystemExit("--save takes one run: drop --holdout or --save")
+        res = holdout_runs(args)
+        figures = ", ".join(f"{s} {r['mpjpe_p1_mm']:.1f}" for s, r in res["runs"].items())
+        print(f"held out in turn ({args.input}): P1 {figures} mm; "
+              f"mean P1 {res['mean']['mpjpe_p1_mm']:.1f} mm, P2 {res['mean']['mpjpe_p2_mm']:.1f} mm")  # fmt: skip
+    else:
+        res = run(args)
+        _print_run(res)
     if args.json:
         write_json_atomic(args.json, res)
     if args.save:

@@ -349,6 +349,9 @@ class LifterConfig:
     floor_input: bool = (
         False  # add the ankles' floor inverse depths (pose3d.lifting.floor) to the input
     )
+    # joints whose 2D score is below this are given to the lifter as missing (the training mean),
+    # in training and at inference alike (0: every joint as detected)
+    min_score: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -359,6 +362,8 @@ class AugmentConfig:
     rotate_deg: float = 0.0  # yaw about the world's vertical axis, uniform in [-r, r] degrees
     bone_scale: float = 0.0  # std of the log length factor of each bone (left = right)
     body_scale: float = 0.0  # std of the log size factor of the whole body (feet kept on the floor)
+    error_resample: float = 0.0  # share of those rows given another row's 2D error (rescaled)
+    error_clean: float = 0.0  # share of those rows given no 2D error (ground truth mixed in)
 
 
 @dataclass(frozen=True)
@@ -382,6 +387,9 @@ class TrainLifterConfig:
     # after each epoch, re-estimate batch norm's statistics over this many training batches
     # with dropout off (0 = keep the running averages of training; tasks.lifter)
     bn_recalibration_batches: int = 0
+    # each epoch, each input joint of each training row is set missing (the training mean, as a
+    # NaN joint is) with this probability: a lifter that places a joint it is not given
+    joint_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         choices = {
@@ -396,20 +404,22 @@ class TrainLifterConfig:
                 )
         if (
             self.epochs < 1 or self.batch_size < 2 or self.lr <= 0 or self.lr_decay_steps < 1
-            or self.bn_recalibration_batches < 0
+            or self.bn_recalibration_batches < 0 or not 0.0 <= self.joint_dropout < 1.0
         ):  # fmt: skip
             raise ConfigError(
                 "train_lifter: need epochs >= 1, batch_size >= 2, lr > 0, lr_decay_steps >= 1, "
-                "bn_recalibration_batches >= 0"
+                "bn_recalibration_batches >= 0, 0 <= joint_dropout < 1"
             )
         aug = self.augment
         if (
             not 0.0 <= aug.probability <= 1.0
             or min(aug.rotate_deg, aug.bone_scale, aug.body_scale) < 0
+            or min(aug.error_resample, aug.error_clean) < 0
+            or aug.error_resample + aug.error_clean > 1
         ):
             raise ConfigError(
-                "train_lifter.augment: need 0 <= probability <= 1 and rotate_deg, bone_scale, "
-                "body_scale >= 0"
+                "train_lifter.augment: need 0 <= probability <= 1; rotate_deg, bone_scale, "
+                "body_scale >= 0; error_resample, error_clean >= 0 with a sum <= 1"
             )
         if self.model.max_norm_mode not in ("forward", "post_step"):
             mode = self.model.max_norm_mode

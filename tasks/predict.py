@@ -100,11 +100,17 @@ def weights_header(weights: Weights) -> dict[str, dict[str, str]]:
     return out
 
 
-def lift(lifter: LoadedLifter, kp2d_px: np.ndarray, image_wh: np.ndarray) -> np.ndarray:
+def lift(
+    lifter: LoadedLifter,
+    kp2d_px: np.ndarray,
+    image_wh: np.ndarray,
+    scores: np.ndarray | None = None,
+) -> np.ndarray:
     """`predict_lifter` for frames of any camera: where the image size is unknown (NaN) it is
     taken as twice the centre of the keypoints' extent (the flip test mirrors about that
-    centre); a lifter with the floor input gets unknown view geometry (its training mean).
-    Shapes: kp2d_px (N, 17, 2), image_wh (N, 2) -> (N, 17, 3) mm, root-relative."""
+    centre); a lifter with the floor input gets unknown view geometry (its training mean); one
+    trained with ``min_score`` gets the joints scored below it as missing. Shapes: kp2d_px
+    (N, 17, 2), image_wh (N, 2), scores (N, 17) or None -> (N, 17, 3) mm, root-relative."""
     wh = np.array(image_wh, dtype=np.float64).reshape(-1, 2)
     unknown = ~np.isfinite(wh).all(axis=1)
     if unknown.any():
@@ -113,7 +119,7 @@ def lift(lifter: LoadedLifter, kp2d_px: np.ndarray, image_wh: np.ndarray) -> np.
     geometry = None
     if lifter.stats.floor_input:
         geometry = np.full((len(wh), len(GEOMETRY_COLUMNS)), np.nan)
-    return predict_lifter(lifter, kp2d_px, wh, geometry=geometry)
+    return predict_lifter(lifter, kp2d_px, wh, geometry=geometry, scores=scores)
 
 
 def expand_inputs(paths: Sequence[Path]) -> list[Path]:
@@ -194,7 +200,7 @@ def predict_images(
                            Timer())  # fmt: skip
         kp, scores, boxes, person = out["cr"]
         wh = np.array([[im.shape[1], im.shape[0]] for im in images], dtype=np.float64)
-        pose = lift(lifter, kp, wh)
+        pose = lift(lifter, kp, wh, scores)
         for i, frame in enumerate(batch):
             found = bool(np.isfinite(boxes[i]).all())
             yield frame, FramePrediction(
@@ -280,7 +286,7 @@ def run_lift(keypoints: Path, lifter_path: Path, out_json: Path, device: str = "
     lifter = load_lifter(lifter_path, NUM_JOINTS, torch.device(device))
     given = read_keypoint_input(keypoints)
     _say_missing(given, lifter.stats.input_joints)
-    pose = lift(lifter, given.kp2d_px, given.image_wh)
+    pose = lift(lifter, given.kp2d_px, given.image_wh, given.scores)
     frames = [
         FramePrediction(
             given.source[i],

@@ -32,7 +32,13 @@ from pose3d.config import TrainLifterConfig, to_dict
 from pose3d.lifting.augment import augment_rows
 from pose3d.lifting.dataset import LiftingDataset, concat
 from pose3d.lifting.mirror import flip_lr_dataset
-from pose3d.lifting.normalization import NormStats, compute_stats, normalize_2d, normalize_3d
+from pose3d.lifting.normalization import (
+    NormStats,
+    compute_stats,
+    doubtful_as_missing,
+    normalize_2d,
+    normalize_3d,
+)
 from pose3d.metrics import mpjpe
 from pose3d.plots import curves_figure, save_figure
 from tasks import engine
@@ -88,7 +94,11 @@ def effective_config(train: LiftingDataset, cfg: TrainLifterConfig) -> TrainLift
 
 
 def training_set(train: LiftingDataset, cfg: TrainLifterConfig) -> TrainingSet:
-    """The standardised training arrays (mirrored copies included) and their statistics."""
+    """The standardised training arrays (mirrored copies included) and their statistics; joints
+    scored below ``model.min_score`` are missing, as they will be at inference."""
+    if cfg.model.min_score > 0 and train.scores is not None:
+        kp = doubtful_as_missing(train.kp2d_px, train.scores, cfg.model.min_score)
+        train = dataclasses.replace(train, kp2d_px=kp)
     if cfg.flip_train:
         train = concat([train, flip_lr_dataset(train)])
     geometry = train.geometry if cfg.model.floor_input else None
@@ -101,11 +111,32 @@ def training_set(train: LiftingDataset, cfg: TrainLifterConfig) -> TrainingSet:
     return TrainingSet(train, x, y, stats)
 
 
+def drop_joints(x: torch.Tensor, joints: int, p: float, rng: np.random.Generator) -> torch.Tensor:
+    """`x` with each of the first `joints` input joints of each row set missing (both standardised
+    coordinates 0, the training mean, as a NaN joint is at inference) with probability `p`: the
+    lifter learns to place a joint it is not given from the others. Shapes: (N, D_in) -> same."""
+    if p <= 0:
+        return x
+    drop = torch.from_numpy(rng.random((len(x), joints)) < p)
+    out = x.clone()
+    out[:, : 2 * joints] = out[:, : 2 * joints].masked_fill(drop.repeat_interleave(2, dim=1), 0.0)
+    return out
+
+
 def epoch_arrays(
     data: TrainingSet, cfg: TrainLifterConfig, seed: int, epoch: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """This epoch's training arrays: a fresh augmented copy of a `probability` share of the rows
-    (pose3d.lifting.augment), the same for a given (seed, epoch) so that resumed runs match."""
+    (pose3d.lifting.augment), then ``joint_dropout``; the same for a given (seed, epoch) so that
+    resumed runs match."""
+    x, y = _augmented_arrays(data, cfg, seed, epoch)
+    joints = len(data.stats.input_joints)
+    return drop_joints(x, joints, cfg.joint_dropout, np.random.default_rng([seed, epoch, 11])), y
+
+
+def _augmented_arrays(
+    data: TrainingSet, cfg: TrainLifterConfig, seed: int, epoch: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     aug = cfg.augment
     if aug.probability <= 0:
         return data.x, data.y
@@ -115,7 +146,7 @@ def epoch_arrays(
     assert rows.geometry is not None
     kp, pose, ok = augment_rows(
         rows.kp2d_px, rows.pose3d_cam_mm, rows.geometry, rng,
-        aug.rotate_deg, aug.bone_scale, aug.body_scale,
+        aug.rotate_deg, aug.bone_scale, aug.body_scale, aug.error_resample, aug.error_clean,
     )  # fmt: skip
     if epoch == 0:
         logger().info(

@@ -15,6 +15,11 @@ camera-frame position and its camera's intrinsics, see `pose3d.lifting.geometry.
 4. the row's 2D error, its 2D minus the projection of its original 3D, is added to the new
    projection. For ground-truth 2D it is ~0; for detections (e.g. the Stacked Hourglass) it
    carries the detector's error pattern over to the new view. Missing joints stay missing.
+   Two options make the detector's errors vary between epochs instead of staying each row's
+   own (`resample_errors`): an ``error_resample`` share of the rows takes the whole 17-joint
+   error of another augmented row (its swaps and outliers included, rescaled to this row's size
+   in the image, so that a far person's error is not laid on a near one unchanged), and an
+   ``error_clean`` share takes none (the ground-truth 2D mixed in).
 
 Rows without geometry (NaN), or whose new pose would reach behind the camera, are left as they
 were. Nothing here changes the evaluation data: it is applied to training rows only.
@@ -73,6 +78,43 @@ def rotate_about(pose_rel: np.ndarray, axis: np.ndarray, angle_rad: np.ndarray) 
     return pose_rel * cos + np.cross(u, pose_rel) * sin + u * dot * (1.0 - cos)
 
 
+def px_per_mm(geo: Geometry) -> np.ndarray:
+    """Each row's image scale at its root: mean focal length over the root's depth. (N,)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(geo.f.mean(axis=1) / geo.root_cam_mm[:, 2], dtype=np.float64)
+
+
+def resample_errors(
+    error_px: np.ndarray,
+    scale: np.ndarray,
+    rng: np.random.Generator,
+    resample: float,
+    clean: float,
+) -> np.ndarray:
+    """Each row's 2D error, another row's, or none (see the module docstring).
+
+    A ``resample`` share of the rows (at random) takes the error of a random other row, times
+    ``scale[row] / scale[source]``; a ``clean`` share gets zero; the rest keep their own. A
+    source joint that is missing (NaN) makes that joint missing. Shapes: error_px (N, J, 2),
+    scale (N,) px/mm -> (N, J, 2).
+    """
+    if resample + clean > 1.0:
+        raise ValueError(f"error_resample {resample} + error_clean {clean} > 1")
+    n = len(error_px)
+    out = np.array(error_px, dtype=np.float64, copy=True)
+    draw = rng.random(n)
+    moved = np.flatnonzero(draw < resample)
+    if len(moved):
+        source = rng.integers(0, n, size=len(moved))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = scale[moved] / scale[source]
+        ratio = np.where(np.isfinite(ratio), ratio, 1.0)
+        out[moved] = error_px[source] * ratio[:, None, None]
+    gone = (draw >= resample) & (draw < resample + clean)
+    out[gone] = np.where(np.isnan(out[gone]), np.nan, 0.0)  # a missing joint stays missing
+    return out
+
+
 def augment_rows(
     kp2d_px: np.ndarray,
     pose_rel_mm: np.ndarray,
@@ -81,6 +123,8 @@ def augment_rows(
     rotate_deg: float,
     bone_scale: float,
     body_scale: float = 0.0,
+    error_resample: float = 0.0,
+    error_clean: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """New (2D, root-relative 3D) pairs, one per row (see the module docstring), and which rows
     were augmented; rows that cannot be are returned unchanged.
@@ -100,6 +144,8 @@ def augment_rows(
     old_abs, new_abs = pose + root, new + root + lift[:, None, None] * up
     with np.errstate(invalid="ignore", divide="ignore"):
         error_2d = np.asarray(kp2d_px, dtype=np.float64) - project_rows(old_abs, geo)
+        if error_resample > 0 or error_clean > 0:
+            error_2d = resample_errors(error_2d, px_per_mm(geo), rng, error_resample, error_clean)
         kp_new = project_rows(new_abs, geo) + error_2d
     ok = np.isfinite(geometry).all(axis=1) & (new_abs[..., 2] > MIN_DEPTH_MM).all(axis=1)
     ok &= (old_abs[..., 2] > MIN_DEPTH_MM).all(axis=1)

@@ -30,7 +30,8 @@ class LiftingDataset:
     Shapes: kp2d_px (N, J, 2), pose3d_cam_mm (N, J, 3), subject/action/camera (N,) str,
     image_wh_px (N, 2), principal_px (N, 2), geometry (N, 16) or None; optional identity:
     frame (N,) int, image_path (N,) str ("" where the frame has no image); box_xyxy_px (N, 4) px,
-    the person box the 2D came with (NaN where none; for figures only).
+    the person box the 2D came with (NaN where none; for figures only); scores (N, J), the 2D's
+    per-joint confidence from its keypoint cache (>= 0, 0 where missing; None: unknown).
     """
 
     kp2d_px: np.ndarray
@@ -44,6 +45,7 @@ class LiftingDataset:
     frame: np.ndarray | None = None
     image_path: np.ndarray | None = None
     box_xyxy_px: np.ndarray | None = None
+    scores: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = self.kp2d_px.shape[0]
@@ -65,6 +67,8 @@ class LiftingDataset:
                 )
         if self.box_xyxy_px is not None and self.box_xyxy_px.shape != (n, 4):
             raise ValueError(f"box_xyxy_px: expected shape ({n}, 4), got {self.box_xyxy_px.shape}")
+        if self.scores is not None and self.scores.shape != (n, j):
+            raise ValueError(f"scores: expected shape ({n}, {j}), got {self.scores.shape}")
         width = len(GEOMETRY_COLUMNS)
         if self.geometry is not None and self.geometry.shape != (n, width):
             raise ValueError(f"geometry: expected shape ({n}, {width}), got {self.geometry.shape}")

@@ -103,5 +103,6 @@ def lifting_from_tables(
         frame=fr["frame"].astype(np.int64),
         image_path=np.array(["" if p is None else str(p) for p in fr["image_path"]], dtype=object),
         box_xyxy_px=kp.box_xyxy_px.astype(np.float32).reshape(-1, 4),
+        scores=kp.scores.astype(np.float32).reshape(-1, NUM_JOINTS),
     )
     return data, frames.num_rows - len(li)

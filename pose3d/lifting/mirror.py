@@ -41,4 +41,5 @@ def flip_lr_dataset(data: LiftingDataset) -> LiftingDataset:
         pose3d_cam_mm=mirror_pose3d(data.pose3d_cam_mm),
         geometry=None if data.geometry is None else mirror_geometry(data.geometry),
         box_xyxy_px=None,  # for figures of the real rows only
+        scores=None if data.scores is None else flip_lr(data.scores[..., None])[..., 0],
     )

@@ -190,6 +190,19 @@ def _check_joints(num_joints: int, stats: NormStats, what: str) -> None:
         )
 
 
+def doubtful_as_missing(
+    kp2d_px: np.ndarray, scores: np.ndarray | None, min_score: float
+) -> np.ndarray:
+    """`kp2d_px` with each joint whose score is below `min_score` set missing (NaN), which the
+    standardisation turns into the training mean. Unchanged where `scores` is None or
+    `min_score` <= 0. Shapes: kp2d_px (N, J, 2), scores (N, J) -> (N, J, 2)."""
+    if scores is None or min_score <= 0:
+        return kp2d_px
+    return np.where((np.asarray(scores) < min_score)[..., None], np.nan, kp2d_px).astype(
+        kp2d_px.dtype
+    )
+
+
 def normalize_2d(
     kp2d_px: np.ndarray,
     image_wh_px: np.ndarray,

@@ -18,12 +18,13 @@ import numpy as np
 import pyarrow as pa
 
 from pose3d.io import read_parquet_metadata, read_parquet_validated, write_parquet_atomic
+from pose3d.keypoints import scores_from_nan
 from pose3d.lifting.dataset import LiftingDataset
 from pose3d.lifting.geometry import GEOMETRY_COLUMNS
 from pose3d.schema import column_to_array, fixed_list
 from pose3d.skeleton import H36M17_JOINTS, NUM_JOINTS
 
-LIFTING_SCHEMA_VERSION = 2  # 2: box_xyxy_px
+LIFTING_SCHEMA_VERSION = 3  # 2: box_xyxy_px; 3: scores
 LIFTING_SCHEMA = pa.schema(
     [
         pa.field("subject", pa.string(), nullable=False),
@@ -37,14 +38,17 @@ LIFTING_SCHEMA = pa.schema(
         pa.field("principal_px", fixed_list(2)),
         pa.field("geometry", pa.list_(pa.float64(), len(GEOMETRY_COLUMNS))),  # null: unknown
         pa.field("box_xyxy_px", fixed_list(4)),  # the 2D's person box, NaN where none
+        pa.field("scores", fixed_list(NUM_JOINTS)),  # the 2D's per-joint confidence
     ]
 )
+NOT_NULL = ("kp2d_px", "pose3d_cam_mm", "image_wh_px", "principal_px", "box_xyxy_px", "scores")
 LIFTING_UNITS = {
     "kp2d_px": "pixels, 17 x (u, v), H36M-17 order, lens distortion included",
     "pose3d_cam_mm": "millimetres, camera frame, root (Pelvis) subtracted, 17 x (x, y, z)",
     "image_wh_px": "pixels, (width, height)",
     "principal_px": "pixels, the camera's principal point (the image centre where unknown)",
     "box_xyxy_px": "pixels, (x0, y0, x1, y1) of the person box the 2D came with (NaN: none)",
+    "scores": "per-joint confidence of the 2D, from its keypoint cache (>= 0; 0 = missing)",
     "geometry": "columns " + ", ".join(GEOMETRY_COLUMNS) + " (mm, unit vector, px, -, mm)",
 }
 
@@ -96,6 +100,9 @@ def lifting_table(data: LiftingDataset) -> pa.Table:
         "box_xyxy_px": _flat(
             np.full((n, 4), np.nan) if data.box_xyxy_px is None else data.box_xyxy_px, n, 4
         ),
+        "scores": _flat(
+            scores_from_nan(data.kp2d_px) if data.scores is None else data.scores, n, NUM_JOINTS
+        ),
     }
     return pa.table(columns, schema=LIFTING_SCHEMA)
 
@@ -123,7 +130,7 @@ def read_lifting(path: str | os.PathLike[str]) -> LiftingDataset:
     if read_parquet_metadata(path).get("joint_names") != list(H36M17_JOINTS):
         raise ValueError(f"{path}: joint_names is not the 17 H36M joints")
     n = table.num_rows
-    for name in ("kp2d_px", "pose3d_cam_mm", "image_wh_px", "principal_px", "box_xyxy_px"):
+    for name in NOT_NULL:
         if table.column(name).null_count:
             raise ValueError(f"{path}: column {name!r} has null rows")
 
@@ -142,4 +149,5 @@ def read_lifting(path: str | os.PathLike[str]) -> LiftingDataset:
         frame=table.column("frame").to_numpy().astype(np.int64),
         image_path=strings("image_path"),
         box_xyxy_px=column_to_array(table.column("box_xyxy_px"), (4,)),
+        scores=column_to_array(table.column("scores"), (NUM_JOINTS,)),
     )

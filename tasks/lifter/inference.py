@@ -20,7 +20,12 @@ from pose3d.config import LifterConfig, from_dict
 from pose3d.lifting.dataset import LiftingDataset
 from pose3d.lifting.geometry import mirror_geometry
 from pose3d.lifting.mirror import mirror_kp2d, mirror_pose3d
-from pose3d.lifting.normalization import NormStats, denormalize_3d, normalize_2d
+from pose3d.lifting.normalization import (
+    NormStats,
+    denormalize_3d,
+    doubtful_as_missing,
+    normalize_2d,
+)
 from tasks.engine import CheckpointError, load_checkpoint
 
 
@@ -74,19 +79,23 @@ def predict_lifter(
     flip_test: bool | None = None,
     batch_size: int = 8192,
     geometry: np.ndarray | None = None,
+    scores: np.ndarray | None = None,
 ) -> np.ndarray:
     """2D keypoints -> root-relative camera-frame 3D in mm (root at 0).
 
     With `flip_test` (None: the lifter's own choice from training) the prediction is averaged with the un-mirrored prediction of the input
     mirrored about ``principal_px`` (the image centre when None). A lifter with the floor input
-    needs the rows' view `geometry` (ValueError without it). Shapes: kp2d_px (N, J, 2),
-    image_wh_px (N, 2), principal_px (N, 2) or None, geometry (N, G) or None -> (N, J, 3).
+    needs the rows' view `geometry` (ValueError without it). A lifter trained with
+    ``min_score`` takes the joints scored below it as missing (given `scores`, the 2D's per-joint
+    confidence). Shapes: kp2d_px (N, J, 2), image_wh_px (N, 2), principal_px (N, 2) or None,
+    geometry (N, G) or None, scores (N, J) or None -> (N, J, 3).
     """
     stats = lifter.stats
     if kp2d_px.ndim != 3 or kp2d_px.shape[1] != stats.num_joints:
         raise ValueError(
             f"kp2d_px has shape {kp2d_px.shape}; the lifter expects (N, {stats.num_joints}, 2)"
         )
+    kp2d_px = doubtful_as_missing(kp2d_px, scores, lifter.model.cfg.min_score)
     pred = denormalize_3d(
         _run(lifter.model, normalize_2d(kp2d_px, image_wh_px, stats, geometry), batch_size),
         stats,
@@ -107,5 +116,5 @@ def predict_dataset(
     Shapes: -> (len(data), J, 3)."""
     return predict_lifter(
         lifter, data.kp2d_px, data.image_wh_px, data.principal_px, flip_test,
-        geometry=data.geometry,
+        geometry=data.geometry, scores=data.scores,
     )  # fmt: skip

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import lifting_rows
 import numpy as np
+import pytest
 
 from pose3d.camera import Camera, camera_to_world, look_at, project, world_to_camera
 from pose3d.lifting import dataset, mirror
-from pose3d.lifting.augment import augment_rows, bone_factors, scale_bones
+from pose3d.lifting.augment import augment_rows, bone_factors, resample_errors, scale_bones
 from pose3d.skeleton import H36M17_LR_PAIRS, H36M17_PARENTS
 
 
@@ -120,3 +121,48 @@ def test_body_size_scales_every_bone_alike_and_keeps_the_feet_on_the_floor() -> 
     new_world = camera_to_world(pose, cam) - cam.T + old_world[:, :1] * [1, 1, 0]
     new_world[..., 2] += shift[:, None]
     np.testing.assert_allclose(kp, project(world_to_camera(new_world, cam), cam), atol=1e-2)
+
+
+def test_resampled_errors_come_from_other_rows_rescaled_to_this_rows_size() -> None:
+    rng = np.random.default_rng(0)
+    error = rng.normal(0.0, 5.0, size=(50, 17, 2))
+    error[:, 9] = np.nan  # a joint the detector never gives (the Stacked Hourglass's Neck)
+    scale = np.full(50, 0.2)
+    scale[1::2] = 0.4  # every other person twice as large in the image
+    out = resample_errors(error, scale, np.random.default_rng(1), 1.0, 0.0)
+    assert out.shape == error.shape and np.isnan(out[:, 9]).all()
+    moved = 0
+    for i in range(50):
+        matches = [
+            k for k in range(50)
+            if np.allclose(out[i], error[k] * scale[i] / scale[k], equal_nan=True)
+        ]  # fmt: skip
+        assert matches, f"row {i}: not another row's error at this row's scale"
+        moved += i not in matches
+    assert moved > 40  # nearly every row took another's error
+    np.testing.assert_array_equal(resample_errors(error, scale, rng, 0.0, 0.0), error)
+
+
+def test_clean_rows_have_no_error_and_missing_joints_stay_missing() -> None:
+    error = np.random.default_rng(0).normal(0.0, 5.0, size=(400, 17, 2))
+    error[:, 3] = np.nan
+    out = resample_errors(error, np.ones(400), np.random.default_rng(2), 0.0, 0.3)
+    clean = np.all(np.nan_to_num(out) == 0.0, axis=(1, 2))
+    assert 0.22 < clean.mean() < 0.38  # about the share asked for
+    np.testing.assert_array_equal(out[~clean], error[~clean])  # the rest keep their own
+    assert np.isnan(out[:, 3]).all()
+    with pytest.raises(ValueError, match="> 1"):
+        resample_errors(error, np.ones(400), np.random.default_rng(2), 0.8, 0.3)
+
+
+def test_augmented_rows_with_clean_errors_are_the_cameras_projection() -> None:
+    data = _rows(40)
+    assert data.geometry is not None
+    noisy = data.kp2d_px + np.random.default_rng(5).normal(0.0, 8.0, data.kp2d_px.shape)
+    kp, pose, ok = augment_rows(noisy.astype(np.float32), data.pose3d_cam_mm, data.geometry,
+                                np.random.default_rng(3), 0.0, 0.1, 0.0, 0.0, 1.0)  # fmt: skip
+    exact, same_pose, _ = augment_rows(data.kp2d_px, data.pose3d_cam_mm, data.geometry,
+                                       np.random.default_rng(3), 0.0, 0.1)  # fmt: skip
+    assert ok.all()
+    np.testing.assert_allclose(pose, same_pose)  # the same new bodies
+    np.testing.assert_allclose(kp, exact, atol=1e-2)  # seen without the 8 px of noise

@@ -10,7 +10,7 @@ from lifting_rows import sequence_rows
 
 from models.lifter import Layer, Lifter, _ClippedLinear, keep_mask
 from pose3d.camera import Camera, look_at
-from pose3d.config import AugmentConfig, LifterConfig, TrainLifterConfig
+from pose3d.config import AugmentConfig, ConfigError, LifterConfig, TrainLifterConfig
 from pose3d.io import HISTORY
 from pose3d.lifting.dataset import LiftingDataset
 from tasks import engine
@@ -306,6 +306,29 @@ def test_nan_keypoints_are_the_training_mean(tmp_path: Path) -> None:
     )
 
 
+def test_min_score_makes_doubtful_joints_missing_in_training_and_at_inference(
+    tmp_path: Path,
+) -> None:
+    data = _dataset()
+    scores = np.random.default_rng(4).random((len(data), 17)).astype(np.float32)
+    data = dataclasses.replace(data, scores=scores)
+    model = dataclasses.replace(SMALL, min_score=0.3)
+    res = tl.train_lifter(data, data, _train_cfg(epochs=1, model=model), tmp_path, seed=0)
+    lifter = li.load_lifter(res.checkpoint)
+    assert lifter.model.cfg.min_score == 0.3  # the checkpoint records what inference repeats
+    # training saw the doubtful joints as missing: its statistics ignore them
+    kept = np.where((scores < 0.3)[..., None], np.nan, data.kp2d_px)
+    np.testing.assert_allclose(
+        lifter.stats.mean_2d.reshape(17, 2), np.nanmean(kept, axis=0), rtol=1e-5
+    )
+    rows, wh = data.kp2d_px[:16], data.image_wh_px[:16]
+    given = li.predict_lifter(lifter, rows, wh, scores=scores[:16])
+    np.testing.assert_allclose(given, li.predict_lifter(lifter, kept[:16], wh), atol=1e-5)
+    assert not np.allclose(given, li.predict_lifter(lifter, rows, wh), atol=1e-3)  # no scores
+    zero = li.predict_lifter(lifter, rows, wh, scores=np.zeros((16, 17)))  # nothing trusted
+    np.testing.assert_allclose(zero, np.broadcast_to(zero[:1], zero.shape), atol=1e-5)
+
+
 def test_empty_split_and_bad_settings_raise(tmp_path: Path) -> None:
     data = _dataset()
     with pytest.raises(ValueError, match="empty"):
@@ -358,6 +381,33 @@ def test_augmented_epochs_replace_a_share_of_rows_reproducibly(
     assert not torch.equal(x0, x1)
     res = tl.train_lifter(data, data, cfg, tmp_path / "aug", seed=0)
     assert np.isfinite(res.history[0]["val_mpjpe_p1_mm"])
+
+
+def test_joint_dropout_sets_whole_joints_to_the_mean_in_a_share_of_the_rows(
+    tmp_path: Path,
+) -> None:
+    data = _dataset()
+    cfg = _train_cfg(epochs=1, joint_dropout=0.2)
+    base = tl.training_set(data, cfg)
+    joints = len(base.stats.input_joints)
+    x0, y0 = tl.epoch_arrays(base, cfg, seed=0, epoch=0)
+    torch.testing.assert_close(x0, tl.epoch_arrays(base, cfg, seed=0, epoch=0)[0])  # resumable
+    assert not torch.equal(x0, tl.epoch_arrays(base, cfg, seed=0, epoch=1)[0])  # fresh each epoch
+    assert torch.equal(y0, base.y)  # targets untouched
+    pairs = x0[:, : 2 * joints].reshape(len(x0), joints, 2)
+    old = base.x[:, : 2 * joints].reshape(len(x0), joints, 2)
+    changed = (pairs != old).any(-1)
+    assert ((pairs[changed] == 0).all(-1)).all()  # a dropped joint: both coordinates at the mean
+    assert 0.15 < float(((pairs == 0).all(-1) & (old != 0).any(-1)).float().mean()) < 0.25
+    assert torch.equal(x0[:, 2 * joints :], base.x[:, 2 * joints :])  # other inputs kept
+    plain = dataclasses.replace(cfg, joint_dropout=0.0)
+    assert torch.equal(tl.epoch_arrays(base, plain, seed=0, epoch=0)[0], base.x)
+    res = tl.train_lifter(data, data, cfg, tmp_path / "drop", seed=0)
+    assert np.isfinite(res.history[0]["val_mpjpe_p1_mm"])
+    with pytest.raises(ConfigError, match="joint_dropout"):
+        _train_cfg(joint_dropout=1.0)
+    with pytest.raises(ConfigError, match="error_resample"):  # shares of the augmented rows
+        _train_cfg(augment=AugmentConfig(probability=0.5, error_resample=0.7, error_clean=0.4))
 
 
 def test_floor_input_trains_and_needs_the_view_geometry(

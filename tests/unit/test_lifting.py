@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 import lifting_rows
 import numpy as np
 import pytest
@@ -63,6 +65,11 @@ def test_dataset_validates_shapes() -> None:
                                data.action, data.camera, data.image_wh_px, data.principal_px)  # fmt: skip
     with pytest.raises(ValueError, match="different joint counts"):
         dataset.concat([data, _sixteen(data)])
+    with pytest.raises(ValueError, match="scores"):  # one score per joint
+        dataclasses.replace(data, scores=np.ones((len(data), 16)))
+    scored = dataclasses.replace(data, scores=np.ones((len(data), 17)))
+    assert dataset.concat([scored, scored]).scores is not None
+    assert dataset.concat([scored, data]).scores is None  # unknown in part: unknown
 
 
 def _sixteen(data: dataset.LiftingDataset) -> dataset.LiftingDataset:

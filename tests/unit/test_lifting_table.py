@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from pose3d.lifting.dataset import LiftingDataset
+from pose3d.lifting.mirror import flip_lr_dataset
 from pose3d.lifting.table import read_lifting, write_lifting
+from pose3d.skeleton import H36M17_LR_PAIRS
 
 
 def _rows(n: int = 4) -> LiftingDataset:
@@ -36,6 +39,24 @@ def test_round_trip_keeps_every_value(tmp_path: Path) -> None:
     assert back.geometry is not None and back.geometry.dtype == np.float64  # exact
     assert list(back.image_path) == ["a.jpg", "", "b.jpg", ""]
     assert list(back.subject) == ["S1"] * 4
+
+
+def test_scores_round_trip_and_default_to_which_joints_are_present(tmp_path: Path) -> None:
+    data = _rows()
+    scored = dataclasses.replace(
+        data, scores=np.linspace(0, 1, 68, dtype=np.float32).reshape(4, 17)
+    )
+    write_lifting(scored, tmp_path / "a.parquet", {}, {})
+    back = read_lifting(tmp_path / "a.parquet").scores
+    assert back is not None
+    np.testing.assert_array_equal(back, scored.scores)
+    write_lifting(data, tmp_path / "b.parquet", {}, {})  # rows without scores: 1 present, 0 missing
+    unknown = read_lifting(tmp_path / "b.parquet").scores
+    assert unknown is not None and unknown[1, 9] == 0.0 and unknown.sum() == 4 * 17 - 1
+    mirrored = flip_lr_dataset(scored).scores
+    assert mirrored is not None
+    for left, right in H36M17_LR_PAIRS:  # a mirrored left joint is the right one, with its score
+        np.testing.assert_array_equal(mirrored[:, left], scored.scores[:, right])
 
 
 def test_bad_files_are_named(tmp_path: Path) -> None:
