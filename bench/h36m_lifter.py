@@ -147,7 +147,7 @@ def holdout_runs(args: argparse.Namespace) -> dict[str, Any]:
     unknown = sorted(set(held) - set(subjects))
     if unknown:
         raise SystemExit(f"--holdout {unknown} not in --subjects {subjects}")
-    if len(subjects) - 1 < 1:
+    if len(subjects) < 2:
         raise SystemExit("--subjects: need at least two subjects to hold one out")
     base = Path(args.out or tempfile.mkdtemp(prefix="h36m_holdout_")).resolve()
     runs = {}

@@ -24,11 +24,13 @@ from tasks.train_cpn import cpn_config
 CHECKPOINT = "checkpoint.pt"
 
 
-def write_lifter(path: Path, floor_input: bool = False, seed: int = 0) -> Path:
+def write_lifter(
+    path: Path, floor_input: bool = False, seed: int = 0, min_score: float = 0.0
+) -> Path:
     """A small lifter (width 32) with statistics of random poses around a 64 px image."""
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
-    cfg = LifterConfig(width=32, num_blocks=1, floor_input=floor_input)
+    cfg = LifterConfig(width=32, num_blocks=1, floor_input=floor_input, min_score=min_score)
     kp = rng.uniform(10, 54, (64, 17, 2))
     pose = rng.normal(0, 300, (64, 17, 3))
     pose -= pose[:, :1]

@@ -136,6 +136,26 @@ def test_given_2d_json_is_lifted_with_the_lifter_given(tmp_path: Path, floor_inp
     assert _read(again)["frames"][0]["pose3d_cam_mm"] == frames[0]["pose3d_cam_mm"]
 
 
+def test_a_lifter_with_min_score_takes_low_scored_joints_as_missing(tmp_path: Path) -> None:
+    lifter = write_lifter(tmp_path / "lifter.pt", min_score=0.3)
+    kp = _kp_h36m(1)[0].tolist()
+    doubtful = [1.0] * 17
+    doubtful[12] = 0.1  # the left elbow, barely seen
+    missing = list(kp)
+    missing[12] = None
+    given = {"format": "h36m17", "frames": [
+        {"kp2d_px": kp, "image_wh": [64, 64]},
+        {"kp2d_px": kp, "image_wh": [64, 64], "scores": doubtful},
+        {"kp2d_px": missing, "image_wh": [64, 64]},
+    ]}  # fmt: skip
+    path = tmp_path / "given.json"
+    path.write_text(json.dumps(given))
+    assert _lift(path, lifter, tmp_path / "pred.json") == 0
+    pose = [np.array(f["pose3d_cam_mm"], float) for f in _read(tmp_path / "pred.json")["frames"]]
+    np.testing.assert_allclose(pose[1], pose[2], atol=1e-3)  # as if the elbow were not given
+    assert np.abs(pose[0] - pose[1]).max() > 1e-2  # and not as if it were trusted
+
+
 def test_coco17_json_and_a_keypoint_cache_are_lifted(tmp_path: Path) -> None:
     lifter = write_lifter(tmp_path / "lifter.pt")
     coco = _kp_h36m(2)  # any 17 points, read as COCO-17
