@@ -96,9 +96,8 @@ def effective_config(train: LiftingDataset, cfg: TrainLifterConfig) -> TrainLift
 def training_set(train: LiftingDataset, cfg: TrainLifterConfig) -> TrainingSet:
     """The standardised training arrays (mirrored copies included) and their statistics; joints
     scored below ``model.min_score`` are missing, as they will be at inference."""
-    if cfg.model.min_score > 0 and train.scores is not None:
-        kp = doubtful_as_missing(train.kp2d_px, train.scores, cfg.model.min_score)
-        train = dataclasses.replace(train, kp2d_px=kp)
+    kp = doubtful_as_missing(train.kp2d_px, train.scores, cfg.model.min_score)
+    train = dataclasses.replace(train, kp2d_px=kp)
     if cfg.flip_train:
         train = concat([train, flip_lr_dataset(train)])
     geometry = train.geometry if cfg.model.floor_input else None
@@ -119,7 +118,7 @@ def drop_joints(x: torch.Tensor, joints: int, p: float, rng: np.random.Generator
         return x
     drop = torch.from_numpy(rng.random((len(x), joints)) < p)
     out = x.clone()
-    out[:, : 2 * joints] = out[:, : 2 * joints].masked_fill(drop.repeat_interleave(2, dim=1), 0.0)
+    out[:, : 2 * joints].masked_fill_(drop.repeat_interleave(2, dim=1), 0.0)
     return out
 
 
