@@ -262,6 +262,9 @@ class TrainCPNConfig:
     # "" = random init; else a torchvision ImageNet ResNet's state dict file (of `backbone`)
     # that the backbone starts from (checked when the stage runs)
     backbone_weights: str = ""
+    # per-crop colour jitter (brightness, contrast, saturation, hue) as torchvision's ColorJitter
+    # ranges (models.photometric); all 0 = off
+    colour_jitter: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
 
     def __post_init__(self) -> None:
         if self.backbone not in CPN_BACKBONES:
@@ -278,6 +281,12 @@ class TrainCPNConfig:
             )
         _check_2d_subjects("train_cpn", self.subjects, self.heldout_subjects)
         _check_training("train_cpn", self.epochs, self.batch_size, self.lr)
+        *factors, hue = self.colour_jitter
+        if not all(0.0 <= f <= 1.0 for f in factors) or not 0.0 <= hue <= 0.5:
+            raise ConfigError(
+                "train_cpn.colour_jitter: expected [brightness, contrast, saturation, hue] with "
+                f"the first three in [0, 1] and hue in [0, 0.5], got {list(self.colour_jitter)}"
+            )
 
 
 @dataclass(frozen=True)

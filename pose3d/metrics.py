@@ -278,3 +278,50 @@ def detection_ap_recall(
     p = np.maximum.accumulate(p[::-1])[::-1]
     steps = np.flatnonzero(r[1:] != r[:-1])
     return float(np.sum((r[steps + 1] - r[steps]) * p[steps + 1])), best_hits / n
+
+
+# Where a person faces, as the cosine between the chest's normal and the way to the camera:
+# (name, low, high] bins of `facing_camera`, for `swap_share_by_facing`.
+FACING_BINS: tuple[tuple[str, float, float], ...] = (
+    ("front", 0.5, 1.0), ("side", -0.5, 0.5), ("back", -1.0, -0.5),
+)  # fmt: skip
+
+
+def facing_camera(pose3d_cam_mm: np.ndarray, root_cam_mm: np.ndarray) -> np.ndarray:
+    """How much each person faces the camera: the cosine between the chest's normal (the
+    shoulders' left-to-right axis crossed with the spine, pelvis to thorax) and the way from the
+    thorax to the camera (along the optical axis where the root is unknown). 1: facing it;
+    -1: back to it; NaN where a joint is missing. Shapes: pose3d_cam_mm (N, 17, 3) root-relative
+    camera-frame mm (x right, y down, z away; H36M-17), root_cam_mm (N, 3) -> (N,)."""
+    cam = np.asarray(pose3d_cam_mm, np.float64)
+    root = np.asarray(root_cam_mm, np.float64)
+    if cam.ndim != 3 or cam.shape[1:] != (17, 3) or root.shape != (len(cam), 3):
+        raise ValueError(
+            f"pose3d_cam_mm {cam.shape}, root_cam_mm {root.shape}: expected (N, 17, 3), (N, 3)"
+        )
+    j = H36M17_JOINTS.index
+    up = cam[:, j("Thorax")] - cam[:, j("Pelvis")]
+    side = cam[:, j("LShoulder")] - cam[:, j("RShoulder")]
+    forward = np.cross(side, up)  # facing the camera: left shoulder on the image's right
+    known = np.isfinite(root).all(axis=1, keepdims=True)
+    to_camera = np.where(known, -(cam[:, j("Thorax")] + root), np.array([0.0, 0.0, -1.0]))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.einsum("ni,ni->n", forward, to_camera) / (
+            np.linalg.norm(forward, axis=1) * np.linalg.norm(to_camera, axis=1)
+        )
+
+
+def swap_share_by_facing(
+    pred_px: np.ndarray, truth_px: np.ndarray, facing: np.ndarray
+) -> dict[str, float]:
+    """`swap_share` of the poses in each of `FACING_BINS` (NaN for an empty bin): a model that
+    reads left from right by the face alone swaps the people seen from behind.
+    Shapes: (N, J, 2) twice, facing (N,) from `facing_camera`."""
+    facing = np.asarray(facing, np.float64)
+    if facing.shape != (len(pred_px),):
+        raise ValueError(f"facing {facing.shape}: expected ({len(pred_px)},)")
+    out = {}
+    for name, low, high in FACING_BINS:
+        keep = (facing > low) & (facing <= high) if low > -1.0 else facing <= high
+        out[name] = swap_share(pred_px[keep], truth_px[keep]) if keep.any() else float("nan")
+    return out

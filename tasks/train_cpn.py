@@ -6,7 +6,9 @@ A training sample (`build_sample`): the ground-truth box -> the square of `pose3
 with ``cr.margin`` -> a random `CropJitter` (rotation, scale) -> the ``input_size`` crop, the
 keypoints mapped into it, mirrored half of the time with the left/right joints swapped; targets
 are Gaussians (`pose3d.heatmaps.gaussian_heatmaps`) with the GlobalNet levels' sigmas and the
-RefineNet's; a joint is visible when finite and inside the crop. Samples are drawn by a
+RefineNet's; a joint is visible when finite and inside the crop. Each batch's crops then get
+their own colour jitter (``train_cpn.colour_jitter``, `models.photometric`), so absolute colour
+(a subject's hair, skin) is no cue for what the network must read from shape. Samples are drawn by a
 DataLoader (`CropDataset`), each from a generator seeded by (seed, epoch, row): the same for any
 number of workers, and for a resumed run.
 
@@ -43,6 +45,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from models.cpn import CPN, CPNConfig, backbone_key, is_backbone
 from models.cpn_loss import cpn_loss
+from models.photometric import ColourJitter, jitter_colours
 from models.precision import autocast, use_bf16
 from pose3d.config import TrainCPNConfig, to_dict
 from pose3d.crop import (
@@ -58,12 +61,19 @@ from pose3d.crop import (
 from pose3d.frames import check_unseen_subjects
 from pose3d.heatmaps import gaussian_heatmaps
 from pose3d.io import write_metrics, write_text_atomic
-from pose3d.metrics import box_side, keypoint_distances, left_right_ratio, pck, swap_share
+from pose3d.metrics import (
+    box_side,
+    keypoint_distances,
+    left_right_ratio,
+    pck,
+    swap_share,
+    swap_share_by_facing,
+)
 from pose3d.plots import save_figure
 from pose3d.skeleton import H36M17_JOINTS, H36M17_PARENTS, flip_lr
 from tasks import backbone_weights, engine
 from tasks._prefect import logger, stage_task
-from tasks.route.cpn import LoadedCPN, normalize_images, predict_crops
+from tasks.route.cpn import LoadedCPN, predict_crops, standardize, unit_images
 from tasks.route.frames import Frames2D, load_frames_2d, read_rgb
 
 HEADLINE = (
@@ -71,6 +81,7 @@ HEADLINE = (
     "heldout_pck10_box",
     "heldout_left_right_ratio",
     "heldout_swap_share",
+    "heldout_swap_share_back",
 )  # metrics.json; everything: scores.json
 PER_JOINT = "per_joint.csv"
 KEYPOINTS_PNG = "keypoints.png"
@@ -197,14 +208,17 @@ class CropDataset(Dataset[tuple[torch.Tensor, ...]]):
 
 
 def keypoint_errors(
-    pred_px: np.ndarray, truth_px: np.ndarray, box_xyxy_px: np.ndarray
-) -> tuple[dict[str, float], np.ndarray]:
+    pred_px: np.ndarray, truth_px: np.ndarray, box_xyxy_px: np.ndarray,
+    facing: np.ndarray | None = None,
+) -> tuple[dict[str, float], np.ndarray]:  # fmt: skip
     """Pixel error and PCK of predicted keypoints over the joints with finite truth (a missing
     prediction counts as a miss): ``pck5_box``, ``pck10_box`` divide by the box's longest side
     (`pose3d.metrics`). Shapes: pred_px (N, J, 2), truth_px (N, J, 2), box_xyxy_px (N, 4) ->
     ({"px_error", "pck5_box", "pck10_box", "left_right_ratio", "swap_share", "joints"},
     per-joint pixel error (J,), NaN for a joint never labelled). The last two say whether left
-    and right limbs are told apart (`pose3d.metrics.left_right_ratio`, `swap_share`)."""
+    and right limbs are told apart (`pose3d.metrics.left_right_ratio`, `swap_share`); with
+    `facing` (N,) (`pose3d.metrics.facing_camera`), ``swap_share_front``, ``_side`` and
+    ``_back`` say whether it reads left from right in people seen from behind as well."""
     dist = keypoint_distances(pred_px, truth_px)
     boxes = np.asarray(box_xyxy_px, np.float64)
     if boxes.shape != (len(dist), 4):
@@ -218,6 +232,9 @@ def keypoint_errors(
         metrics[f"pck{round(fraction * 100)}_box"] = pck(dist, box_side(boxes), fraction)
     metrics["left_right_ratio"] = left_right_ratio(pred_px, truth_px)
     metrics["swap_share"] = swap_share(pred_px, truth_px)
+    if facing is not None and np.isfinite(facing).any():
+        by_facing = swap_share_by_facing(pred_px, truth_px, facing)
+        metrics.update({f"swap_share_{name}": value for name, value in by_facing.items()})
     counts = labelled.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         per_joint = np.where(counts > 0, finite_err.sum(axis=0) / counts, np.nan)
@@ -246,12 +263,17 @@ def predict_frames(
     return from_crop(kp_crop, affines), scores, crops
 
 
-def _step_loss(model: CPN, net: CPNConfig, cfg: TrainCPNConfig, device: torch.device) -> Any:
-    """(loss, samples) of one batch of `CropDataset` items."""
+def _step_loss(
+    model: CPN, net: CPNConfig, cfg: TrainCPNConfig, device: torch.device, gen: torch.Generator
+) -> Any:
+    """(loss, samples) of one batch of `CropDataset` items, their colours jittered per crop
+    (``cfg.colour_jitter``, drawn from `gen`)."""
+    jitter = ColourJitter(*cfg.colour_jitter)
 
     def step_loss(batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, int]:
         crops, global_t, refine_t, visible = batch
-        images = normalize_images(crops.to(device, non_blocking=True), cfg.channels_last)
+        unit = jitter_colours(unit_images(crops.to(device, non_blocking=True)), jitter, gen)
+        images = standardize(unit, cfg.channels_last)
         with autocast(device, cfg.bf16):
             outputs = model(images)
         loss = cpn_loss(
@@ -320,12 +342,14 @@ def train_cpn(
     loaded = LoadedCPN(model, net, margin, cfg.flip_test, cfg.bf16, cfg.channels_last)
     dataset = CropDataset(train, cfg, net, margin, seed)
     val_frames = heldout.even_sample(HISTORY_VAL_IMAGES)
-    step_loss = _step_loss(training.model, net, cfg, device)  # type: ignore[arg-type]
+    jitter_gen = torch.Generator()
+    step_loss = _step_loss(training.model, net, cfg, device, jitter_gen)  # type: ignore[arg-type]
 
     def run_epoch(epoch: int) -> dict[str, float]:
         if epoch == 0 and weights is not None:  # from scratch (`engine.fit` resumes later)
             backbone_weights.load_backbone(model, weights, backbone_key, is_backbone)
         dataset.set_epoch(epoch)
+        jitter_gen.manual_seed(engine.epoch_seed(seed, epoch) + 1)  # a resumed run draws the same
         loader = DataLoader(
             dataset, batch_size=cfg.batch_size, shuffle=True, drop_last=True,
             generator=torch.Generator().manual_seed(engine.epoch_seed(seed, epoch)),
@@ -362,7 +386,7 @@ def evaluate_heldout(cpn: LoadedCPN, heldout: Frames2D, out_dir: Path) -> dict[s
     t0 = time.perf_counter()
     pred, _, crops = predict_frames(cpn, heldout)
     sec = time.perf_counter() - t0
-    scores, per_joint = keypoint_errors(pred, heldout.kp2d_px, heldout.box_xyxy_px)
+    scores, per_joint = keypoint_errors(pred, heldout.kp2d_px, heldout.box_xyxy_px, heldout.facing)
     metrics = {f"heldout_{k}": v for k, v in scores.items()}
     metrics["heldout_frames"] = float(len(heldout))
     metrics["heldout_seconds"] = sec

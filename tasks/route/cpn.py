@@ -71,7 +71,17 @@ def cpn_config_from_dict(raw: dict[str, Any]) -> CPNConfig:
 def normalize_images(images_u8: torch.Tensor, channels_last: bool) -> torch.Tensor:
     """uint8 RGB crops -> the network's input. Shapes: (N, S, S, 3) uint8 -> (N, 3, S, S) float32
     (channels_last memory format when asked)."""
-    x = images_u8.permute(0, 3, 1, 2).float().div_(255.0)
+    return standardize(unit_images(images_u8), channels_last)
+
+
+def unit_images(images_u8: torch.Tensor) -> torch.Tensor:
+    """uint8 RGB crops as floats in [0, 1]. Shapes: (N, S, S, 3) uint8 -> (N, 3, S, S) float32."""
+    return images_u8.permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def standardize(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
+    """Images in [0, 1] -> the network's input (ImageNet mean and spread). Shapes: (N, 3, S, S)
+    float32 -> same (channels_last memory format when asked)."""
     mean = torch.tensor(IMAGENET_MEAN, device=x.device).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD, device=x.device).view(1, 3, 1, 1)
     x = (x - mean) / std

@@ -22,12 +22,14 @@ from pose3d.frames import (
     write_frames,
 )
 from pose3d.images import DEFAULT_MAX_PIXELS, BadImage, read_image, verify_image
+from pose3d.metrics import facing_camera
 
 
 @dataclass(frozen=True)
 class Frames2D:
     """Labelled images. Shapes: image_path (N,) str; subject, split (N,) str; box_xyxy_px (N, 4)
-    px; kp2d_px (N, 17, 2) px (NaN = missing); image_wh (N, 2) px."""
+    px; kp2d_px (N, 17, 2) px (NaN = missing); image_wh (N, 2) px; facing (N,) how much the
+    person faces the camera (`pose3d.metrics.facing_camera`; NaN without 3D labels)."""
 
     image_path: np.ndarray
     subject: np.ndarray
@@ -35,6 +37,7 @@ class Frames2D:
     box_xyxy_px: np.ndarray
     kp2d_px: np.ndarray
     image_wh: np.ndarray
+    facing: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.image_path)
@@ -57,6 +60,7 @@ class Frames2D:
         return Frames2D(
             self.image_path[index], self.subject[index], self.split[index],
             self.box_xyxy_px[index], self.kp2d_px[index], self.image_wh[index],
+            None if self.facing is None else self.facing[index],
         )  # fmt: skip
 
 
@@ -91,10 +95,11 @@ def load_frames_2d(
     if 0 < max_images < len(index):
         index = index[np.linspace(0, len(index) - 1, max_images).round().astype(int)]
     wh = np.stack([arrays["image_width"], arrays["image_height"]], axis=1).astype(np.float64)
+    facing = facing_camera(arrays["pose3d_cam_mm"][index], arrays["root_cam_mm"][index])
     return Frames2D(
         image_path[index].astype(str), arrays["subject"][index].astype(str),
         arrays["split"][index].astype(str), arrays["box_xyxy_px"][index].astype(np.float64),
-        arrays["kp2d_px"][index].astype(np.float64), wh[index],
+        arrays["kp2d_px"][index].astype(np.float64), wh[index], facing,
     )  # fmt: skip
 
 

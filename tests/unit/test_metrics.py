@@ -5,7 +5,7 @@ import pytest
 
 from pose3d import metrics
 from pose3d.metrics import LIMB_PAIRS, left_right_ratio, swap_share
-from pose3d.skeleton import flip_lr
+from pose3d.skeleton import H36M17_JOINTS, flip_lr
 
 
 def _rotation(axis: np.ndarray, angle: float) -> np.ndarray:
@@ -120,3 +120,41 @@ def test_left_right_ratio_and_swap_share_tell_a_model_that_knows_limbs_from_one_
     assert swap_share(np.where(np.isnan(unknown), np.nan, mirrored), unknown) == 1.0
     assert np.isnan(left_right_ratio(truth[:0], truth[:0]))
     assert np.isnan(swap_share(truth[:0], truth[:0]))
+
+
+def _standing(turn_deg: float) -> np.ndarray:
+    """An H36M-17 pose in the camera frame (root-relative, y down), turned about the vertical by
+    `turn_deg` from facing the camera. Shapes: -> (17, 3)."""
+    pose = np.zeros((17, 3))
+    names = {"Thorax": (0, -500, 0), "LShoulder": (200, -480, 0), "RShoulder": (-200, -480, 0),
+             "Spine": (0, -250, 0), "LHip": (120, 0, 0), "RHip": (-120, 0, 0)}  # fmt: skip
+    for name, xyz in names.items():
+        pose[H36M17_JOINTS.index(name)] = xyz
+    t = np.radians(turn_deg)
+    turn = np.array([[np.cos(t), 0, np.sin(t)], [0, 1, 0], [-np.sin(t), 0, np.cos(t)]])
+    return pose @ turn.T
+
+
+def test_facing_camera_tells_front_side_and_back_and_swaps_are_counted_per_facing() -> None:
+    poses = np.stack([_standing(a) for a in (0, 30, 90, 180, 200)])
+    root = np.array([[0, 0, 5000.0]] * 4 + [[np.nan] * 3])  # no root: the optical axis
+    facing = metrics.facing_camera(poses, root)
+    assert facing[0] == pytest.approx(1.0, abs=0.01) and facing[3] == pytest.approx(-1.0, abs=0.01)
+    assert facing[1] == pytest.approx(np.cos(np.radians(30)), abs=0.01)
+    assert abs(facing[2]) < 0.01 and facing[4] == pytest.approx(np.cos(np.radians(200)))
+    # off-centre people: the way to the camera, not the optical axis
+    off = metrics.facing_camera(poses[:1], np.array([[5000.0, 0, 5000.0]]))
+    assert off[0] == pytest.approx(np.cos(np.radians(45)), abs=0.01)
+
+    rng = np.random.default_rng(1)
+    truth = rng.uniform(0, 200, (6, 17, 2))
+    pred = truth.copy()
+    pred[[1, 4, 5]] = flip_lr(truth[[1, 4, 5]])  # a side view and both seen from behind swapped
+    by = metrics.swap_share_by_facing(pred, truth, np.array([1.0, 0.0, 0.9, -0.2, -0.9, -1.0]))
+    assert by == {"front": 0.0, "side": 0.5, "back": 1.0}
+    by = metrics.swap_share_by_facing(pred[:2], truth[:2], np.array([1.0, np.nan]))
+    assert by["front"] == 0.0 and np.isnan(by["side"]) and np.isnan(by["back"])
+    with pytest.raises(ValueError, match="facing"):
+        metrics.swap_share_by_facing(pred, truth, np.zeros(3))
+    with pytest.raises(ValueError, match="pose3d_cam_mm"):
+        metrics.facing_camera(poses[:, :16], root)

@@ -16,13 +16,15 @@ from cpn_fixtures import tiny_cpn_config, write_tiny_extract
 from torch import nn
 from torchvision.models import resnet18, resnet34
 
-from models.cpn import CPNConfig
+from models.cpn import CPN, CPNConfig
+from pose3d.config import ConfigError
 from pose3d.crop import CropJitter, from_crop
 from pose3d.heatmaps import decode_heatmaps
 from pose3d.skeleton import flip_lr
 from tasks.engine import CheckpointError
-from tasks.route.cpn import LoadedCPN, load_cpn, predict_crops
+from tasks.route.cpn import LoadedCPN, load_cpn, normalize_images, predict_crops
 from tasks.train_cpn import (
+    _step_loss,
     build_sample,
     cpn_config,
     keypoint_errors,
@@ -252,3 +254,36 @@ def test_backbone_weights_missing_or_of_another_network_are_refused_by_name(
     ):
         train_cpn(train, heldout, cfg, 0.3, tmp_path / "cpn", seed=0)
     assert not (tmp_path / "cpn" / "checkpoint.pt").exists()  # refused before any step
+
+
+def _network_inputs(cfg_changes: dict[str, object], seed: int) -> torch.Tensor:
+    """The images one training step of `_step_loss` gives the network, for a fixed batch."""
+    cfg = tiny_cpn_config(**cfg_changes)
+    net = cpn_config(cfg)
+    model = CPN(net)
+    seen: list[torch.Tensor] = []
+    model.register_forward_pre_hook(lambda _m, args: seen.append(args[0].detach().clone()))
+    rng = np.random.default_rng(0)
+    crops = torch.from_numpy(rng.integers(40, 200, (2, 64, 64, 3), dtype=np.uint8))
+    maps = torch.zeros(2, len(net.global_sigmas), 17, 16, 16)
+    batch = (crops, maps, torch.zeros(2, 17, 16, 16), torch.ones(2, 17, dtype=torch.bool))
+    step = _step_loss(model, net, cfg, torch.device("cpu"), torch.Generator().manual_seed(seed))
+    loss, n = step(batch)
+    assert n == 2 and torch.isfinite(loss)
+    plain = normalize_images(crops, cfg.channels_last)
+    return torch.stack([seen[0], plain])
+
+
+def test_the_training_step_jitters_each_crops_colours_when_asked_and_only_then() -> None:
+    off = _network_inputs({}, seed=0)
+    assert torch.equal(off[0], off[1])
+    jitter = {"colour_jitter": (0.4, 0.4, 0.4, 0.1)}
+    on, again, other = (_network_inputs(jitter, seed) for seed in (0, 0, 1))
+    assert not torch.allclose(on[0], on[1], atol=1e-3)
+    assert torch.equal(on[0], again[0]) and not torch.equal(on[0], other[0])
+
+
+@pytest.mark.parametrize("jitter", [(1.5, 0.0, 0.0, 0.0), (0.0, 0.0, -0.1, 0.0), (0, 0, 0, 0.6)])
+def test_colour_jitter_out_of_range_is_refused_by_key(jitter: tuple[float, ...]) -> None:
+    with pytest.raises(ConfigError, match="train_cpn.colour_jitter"):
+        tiny_cpn_config(colour_jitter=jitter)
