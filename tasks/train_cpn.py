@@ -25,8 +25,11 @@ bfloat16 autocast where the device has it natively (the losses in float32). Afte
   ``val_left_right_ratio``, ``val_swap_share`` say whether it tells left limbs from right ones
   yet (`pose3d.metrics`): the learning curve of the 2D budget.
 After training: ``metrics.json`` (held-out pixel error, PCK at 5% / 10% of the box's longest
-side (``pck5_box``, ``pck10_box``), train seconds, ...), ``per_joint.csv`` and ``keypoints.png`` (held-out crops, truth and
-prediction), on all held-out frames cropped with their ground-truth boxes, no jitter.
+side (``pck5_box``, ``pck10_box``), left-right ratio and swap share, the latter also for the
+people seen from the front, side and back (``swap_share_front``, ``_side``, ``_back``, where the
+frames have 3D labels), train seconds, ...), ``per_joint.csv`` and ``keypoints.png``
+(held-out crops, truth and prediction), on all held-out frames cropped with their ground-truth
+boxes, no jitter.
 """
 
 from __future__ import annotations

@@ -124,3 +124,16 @@ def test_splits_and_sizes_fail_at_once_naming_the_set(
     with pytest.raises(ConfigError) as err:
         load_params(repo_root / "params.yaml", [override])
     assert str(err.value).startswith(f"--set {override}: {said}")
+
+
+@pytest.mark.parametrize("name", ["h36m.yaml", "paper2d.yaml", "long2d.yaml"])
+def test_each_params_preset_loads_and_writes_its_own_outputs(repo_root: Path, name: str) -> None:
+    """A preset that no longer parses, or that would write over `make run`'s outputs, fails
+    here rather than in a user's half-hour run."""
+    preset = load_params(repo_root / "params" / name)
+    default = load_params(repo_root / "params.yaml")
+    changed = [s for s in ("train_cpn", "infer_2d", "lifting", "train_lifter", "evaluate")
+               if getattr(preset, s) != getattr(default, s)]  # fmt: skip
+    assert changed, f"{name} changes none of the stages it names"
+    for section in ("train_lifter", "evaluate"):
+        assert getattr(preset.paths, section) != getattr(default.paths, section), (name, section)
