@@ -10,8 +10,8 @@ brightness a scale), so they compose into one 3x3 matrix and an offset per image
 batched matrix product. The result is clamped to [0, 1] once, at the end (torchvision clamps
 after each step and shuffles their order).
 
-It takes absolute colour away as a cue: a network trained on four people cannot tell the front
-of a fifth from its back by the colour of the hair.
+It takes absolute colour away as a cue, so that what a network learns of a person's front and
+back is less tied to the clothes and hair of the people it trained on (docs/notes/left_right.md).
 """
 
 from __future__ import annotations
