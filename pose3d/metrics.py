@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from pose3d.skeleton import H36M17_JOINTS
@@ -283,7 +285,7 @@ def detection_ap_recall(
 # Where a person faces, as the cosine between the chest's normal and the way to the camera:
 # (name, low, high] bins of `facing_camera`, for `swap_share_by_facing`.
 FACING_BINS: tuple[tuple[str, float, float], ...] = (
-    ("front", 0.5, 1.0), ("side", -0.5, 0.5), ("back", -1.0, -0.5),
+    ("front", 0.5, 1.0), ("side", -0.5, 0.5), ("back", -math.inf, -0.5),
 )  # fmt: skip
 
 
@@ -322,6 +324,6 @@ def swap_share_by_facing(
         raise ValueError(f"facing {facing.shape}: expected ({len(pred_px)},)")
     out = {}
     for name, low, high in FACING_BINS:
-        keep = (facing > low) & (facing <= high) if low > -1.0 else facing <= high
+        keep = (facing > low) & (facing <= high)
         out[name] = swap_share(pred_px[keep], truth_px[keep]) if keep.any() else float("nan")
     return out

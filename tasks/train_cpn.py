@@ -6,11 +6,10 @@ A training sample (`build_sample`): the ground-truth box -> the square of `pose3
 with ``cr.margin`` -> a random `CropJitter` (rotation, scale) -> the ``input_size`` crop, the
 keypoints mapped into it, mirrored half of the time with the left/right joints swapped; targets
 are Gaussians (`pose3d.heatmaps.gaussian_heatmaps`) with the GlobalNet levels' sigmas and the
-RefineNet's; a joint is visible when finite and inside the crop. Each batch's crops then get
-their own colour jitter (``train_cpn.colour_jitter``, `models.photometric`), so absolute colour
-(a subject's hair, skin) is no cue for what the network must read from shape. Samples are drawn by a
+RefineNet's; a joint is visible when finite and inside the crop. Samples are drawn by a
 DataLoader (`CropDataset`), each from a generator seeded by (seed, epoch, row): the same for any
-number of workers, and for a resumed run.
+number of workers, and for a resumed run. In the training step each crop may get colour jitter
+of its own (``train_cpn.colour_jitter``, `models.photometric`, off by default).
 
 Training: the ResNet from random weights, or from an ImageNet ResNet's state dict file
 (``train_cpn.backbone_weights``, `tasks.backbone_weights`; loaded when training from scratch, its
