@@ -94,6 +94,9 @@ class GenerateConfig:
     occluder_probability: float  # chance of an occluder per still / per video sequence
     jpeg_quality: int
     video_codec: str  # four-character code for cv2.VideoWriter
+    # subjects of h36m_subjects filmed from random places instead of the rig's (the views a
+    # real 2D model has seen before Human3.6M); for the 2D networks only
+    varied_view_subjects: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,7 @@ class ImportKeypointsConfig:
 
 DETECTOR_ARCHS = ("ssdlite320_mobilenet_v3_large", "ssd300_vgg16")
 CPN_BACKBONES = ("resnet18", "resnet50")
+CPN_DECODERS = ("quarter", "dark")  # pose3d.heatmaps.DECODERS (a test keeps them equal)
 
 
 CHALLENGE_SPLITS: tuple[str, ...] = ("Train", "Val", "Test")  # the challenge's folders
@@ -265,8 +269,16 @@ class TrainCPNConfig:
     # per-crop colour jitter (brightness, contrast, saturation, hue) as torchvision's ColorJitter
     # ranges (models.photometric); all 0 = off
     colour_jitter: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    # per-crop texture jitter (sharpness, noise) ranges (models.photometric); all 0 = off
+    texture_jitter: tuple[float, float] = (0.0, 0.0)
+    # inference: the heatmaps' sub-pixel decoding, "quarter" | "dark" (pose3d.heatmaps)
+    decode: str = "dark"
 
     def __post_init__(self) -> None:
+        if self.decode not in CPN_DECODERS:
+            raise ConfigError(
+                f"train_cpn.decode: expected one of {list(CPN_DECODERS)}, got {self.decode!r}"
+            )
         if self.backbone not in CPN_BACKBONES:
             raise ConfigError(
                 f"train_cpn.backbone: expected one of {CPN_BACKBONES}, got {self.backbone!r}"
@@ -286,6 +298,12 @@ class TrainCPNConfig:
             raise ConfigError(
                 "train_cpn.colour_jitter: expected [brightness, contrast, saturation, hue] with "
                 f"the first three in [0, 1] and hue in [0, 0.5], got {list(self.colour_jitter)}"
+            )
+        sharpness, noise = self.texture_jitter
+        if not (0.0 <= sharpness <= 1.0 and 0.0 <= noise <= 0.2):
+            raise ConfigError(
+                "train_cpn.texture_jitter: expected [sharpness, noise] with sharpness in [0, 1] "
+                f"and noise in [0, 0.2], got {list(self.texture_jitter)}"
             )
 
 

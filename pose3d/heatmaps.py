@@ -8,8 +8,12 @@ Heatmaps have ``stride`` times fewer pixels than the network's input (stride 4: 
 
 - `gaussian_heatmaps`: an unnormalised Gaussian (peak 1) per joint, sigma in heatmap pixels;
   joints not visible (or not finite) get an all-zero map.
-- `decode_heatmaps`: the argmax per joint, moved a quarter pixel toward the higher of its two
-  neighbours along x and along y (the CPN / SimpleBaseline decoding); the score is the peak value.
+- `decode_heatmaps`: the argmax per joint, then a sub-pixel step. ``quarter``: a quarter pixel
+  toward the higher of its two neighbours along x and along y (the CPN / SimpleBaseline
+  decoding). ``dark``: the distribution-aware step of Zhang et al. (CVPR 2020): the map is
+  smoothed with the Gaussian of its targets, and one Newton step on its logarithm from the argmax
+  (gradient and Hessian by central differences) finds the Gaussian's centre. The score is the
+  peak value either way.
 - `flip_heatmaps`: the heatmaps of a mirrored image, mirrored back with left and right joints
   swapped (`pose3d.skeleton.flip_lr`), for the flip test. Mirroring an input of width
   ``stride * W`` sends ``x`` to ``stride * W - 1 - x``, and reversing a heatmap row sends ``u`` to
@@ -75,29 +79,82 @@ def gaussian_heatmaps(
     return maps.astype(np.float32)
 
 
-def decode_heatmaps(heatmaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Argmax of each heatmap plus a quarter-pixel step toward the higher neighbour.
+DECODERS = ("quarter", "dark")
+
+
+def decode_heatmaps(
+    heatmaps: np.ndarray, method: str = "quarter", sigma: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Argmax of each heatmap plus the sub-pixel step of `method` (``quarter`` or ``dark``, the
+    module's docstring); `sigma` (heatmap pixels) is the targets' Gaussian, used by ``dark``.
 
     Shapes: heatmaps (N, J, H, W) -> (kp_heatmap_px (N, J, 2) as (x, y), scores (N, J)).
     """
     maps = np.asarray(heatmaps, dtype=np.float64)
     if maps.ndim != 4 or maps.shape[2] == 0 or maps.shape[3] == 0:
         raise ValueError(f"heatmaps: expected shape (N, J, H, W), got {maps.shape}")
+    if method not in DECODERS:
+        raise ValueError(f"decode method {method!r}: expected one of {', '.join(DECODERS)}")
     n, j, height, width = maps.shape
     flat = maps.reshape(n * j, height * width)
     best = np.argmax(flat, axis=1)
     scores = flat[np.arange(n * j), best]
     y, x = np.divmod(best, width)
     rows = maps.reshape(n * j, height, width)
-    idx = np.arange(n * j)
     kp = np.stack([x, y], axis=-1).astype(np.float64)
+    if method == "dark":
+        kp += _dark_step(rows, x, y, sigma)
+    else:
+        kp += _quarter_step(rows, x, y)
+    return kp.reshape(n, j, 2), scores.reshape(n, j)
+
+
+def _quarter_step(rows: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """A quarter pixel toward the higher neighbour, per axis; none on the border. Shapes: rows
+    (M, H, W), x (M,), y (M,) -> (M, 2)."""
+    _, height, width = rows.shape
+    idx = np.arange(len(rows))
     inner_x = (x > 0) & (x < width - 1)
     inner_y = (y > 0) & (y < height - 1)
     xr, xl = np.minimum(x + 1, width - 1), np.maximum(x - 1, 0)
     yd, yu = np.minimum(y + 1, height - 1), np.maximum(y - 1, 0)
-    kp[:, 0] += 0.25 * np.sign(rows[idx, y, xr] - rows[idx, y, xl]) * inner_x
-    kp[:, 1] += 0.25 * np.sign(rows[idx, yd, x] - rows[idx, yu, x]) * inner_y
-    return kp.reshape(n, j, 2), scores.reshape(n, j)
+    step_x = 0.25 * np.sign(rows[idx, y, xr] - rows[idx, y, xl]) * inner_x
+    step_y = 0.25 * np.sign(rows[idx, yd, x] - rows[idx, yu, x]) * inner_y
+    return np.stack([step_x, step_y], axis=-1)
+
+
+def _gaussian_blur_matrix(size: int, sigma: float) -> np.ndarray:
+    """(size, size) matrix that convolves a line with a Gaussian cut at 3 sigma, zeros beyond the
+    ends (unnormalised: a scale does not move the log's derivatives)."""
+    offsets = np.arange(size)[:, None] - np.arange(size)[None, :]
+    return np.exp(-0.5 * (offsets / sigma) ** 2) * (np.abs(offsets) <= 3 * sigma)
+
+
+def _dark_step(rows: np.ndarray, x: np.ndarray, y: np.ndarray, sigma: float) -> np.ndarray:
+    """The Newton step on the log of the smoothed map at (x, y), at most one pixel per axis;
+    none where the point is within one pixel of the border or the log is not concave there.
+    Shapes: rows (M, H, W), x (M,), y (M,) -> (M, 2)."""
+    if sigma <= 0:
+        raise ValueError(f"sigma {sigma}: expected > 0 heatmap pixels")
+    _, height, width = rows.shape
+    smooth = _gaussian_blur_matrix(height, sigma) @ rows @ _gaussian_blur_matrix(width, sigma).T
+    logs = np.log(np.maximum(smooth, 1e-10))
+    idx = np.arange(len(rows))
+    xc, yc = np.clip(x, 1, width - 2), np.clip(y, 1, height - 2)
+
+    def at(dy: int, dx: int) -> np.ndarray:
+        return logs[idx, yc + dy, xc + dx]
+
+    gx, gy = 0.5 * (at(0, 1) - at(0, -1)), 0.5 * (at(1, 0) - at(-1, 0))
+    hxx = at(0, 1) - 2 * at(0, 0) + at(0, -1)
+    hyy = at(1, 0) - 2 * at(0, 0) + at(-1, 0)
+    hxy = 0.25 * (at(1, 1) - at(1, -1) - at(-1, 1) + at(-1, -1))
+    det = hxx * hyy - hxy**2
+    ok = (x == xc) & (y == yc) & (hxx < 0) & (det > 1e-12)
+    safe = np.where(ok, det, 1.0)
+    step_x = np.where(ok, -(hyy * gx - hxy * gy) / safe, 0.0)
+    step_y = np.where(ok, -(hxx * gy - hxy * gx) / safe, 0.0)
+    return np.clip(np.stack([step_x, step_y], axis=-1), -1.0, 1.0)
 
 
 def flip_heatmaps(heatmaps: np.ndarray) -> np.ndarray:

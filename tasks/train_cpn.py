@@ -9,7 +9,8 @@ are Gaussians (`pose3d.heatmaps.gaussian_heatmaps`) with the GlobalNet levels' s
 RefineNet's; a joint is visible when finite and inside the crop. Samples are drawn by a
 DataLoader (`CropDataset`), each from a generator seeded by (seed, epoch, row): the same for any
 number of workers, and for a resumed run. In the training step each crop may get colour jitter
-of its own (``train_cpn.colour_jitter``, `models.photometric`, off by default).
+and texture (sharpness and noise) of its own (``train_cpn.colour_jitter``,
+``train_cpn.texture_jitter``, `models.photometric`).
 
 Training: the ResNet from random weights, or from an ImageNet ResNet's state dict file
 (``train_cpn.backbone_weights``, `tasks.backbone_weights`; loaded when training from scratch, its
@@ -47,7 +48,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from models.cpn import CPN, CPNConfig, backbone_key, is_backbone
 from models.cpn_loss import cpn_loss
-from models.photometric import ColourJitter, jitter_colours
+from models.photometric import ColourJitter, TextureJitter, jitter_colours, jitter_texture
 from models.precision import autocast, use_bf16
 from pose3d.config import TrainCPNConfig, to_dict
 from pose3d.crop import (
@@ -268,13 +269,15 @@ def predict_frames(
 def _step_loss(
     model: CPN, net: CPNConfig, cfg: TrainCPNConfig, device: torch.device, gen: torch.Generator
 ) -> Any:
-    """(loss, samples) of one batch of `CropDataset` items, their colours jittered per crop
-    (``cfg.colour_jitter``, drawn from `gen`)."""
+    """(loss, samples) of one batch of `CropDataset` items, their colours and texture jittered
+    per crop (``cfg.colour_jitter``, ``cfg.texture_jitter``, drawn from `gen`)."""
     jitter = ColourJitter(*cfg.colour_jitter)
+    texture = TextureJitter(*cfg.texture_jitter)
 
     def step_loss(batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, int]:
         crops, global_t, refine_t, visible = batch
         unit = jitter_colours(unit_images(crops.to(device, non_blocking=True)), jitter, gen)
+        unit = jitter_texture(unit, texture, gen)
         images = standardize(unit, cfg.channels_last)
         with autocast(device, cfg.bf16):
             outputs = model(images)
@@ -306,7 +309,7 @@ def _training(
     config = backbone_weights.by_content({**to_dict(cfg), "margin": margin}, weights)
     run_id = engine.fingerprint(config, seed, __name__, engine.array_digest(train.content_key()))
     extra = {"margin": margin, "flip_test": cfg.flip_test, "bf16": cfg.bf16,
-             "channels_last": cfg.channels_last}  # fmt: skip
+             "channels_last": cfg.channels_last, "decode": cfg.decode}  # fmt: skip
     entries = {"config": dataclasses.asdict(net), "extra": extra,
                "backbone_weights": backbone_weights.provenance(weights)}  # fmt: skip
     return engine.Training(
@@ -341,7 +344,7 @@ def train_cpn(
     out_dir = Path(out_dir)
     training = _training(train, cfg, margin, out_dir, seed, device, weights)
     model, net = training.model, cpn_config(cfg)
-    loaded = LoadedCPN(model, net, margin, cfg.flip_test, cfg.bf16, cfg.channels_last)
+    loaded = LoadedCPN(model, net, margin, cfg.flip_test, cfg.bf16, cfg.channels_last, cfg.decode)
     dataset = CropDataset(train, cfg, net, margin, seed)
     val_frames = heldout.even_sample(HISTORY_VAL_IMAGES)
     jitter_gen = torch.Generator()
@@ -393,6 +396,7 @@ def evaluate_heldout(cpn: LoadedCPN, heldout: Frames2D, out_dir: Path) -> dict[s
     metrics["heldout_frames"] = float(len(heldout))
     metrics["heldout_seconds"] = sec
     metrics["flip_test"] = float(cpn.flip_test)
+    metrics["decode_dark"] = float(cpn.decode == "dark")
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["joint", "px_error"])

@@ -67,6 +67,41 @@ def subject_cameras(
     return cams
 
 
+# where `varied_cameras` may stand: azimuth anywhere, at these distances from the volume centre
+# and heights above the floor, with the rig's focal length times a factor in this range
+VARIED_DISTANCE_MM = (4200.0, 7000.0)
+VARIED_HEIGHT_MM = (500.0, 2500.0)
+VARIED_FOCAL = (0.9, 1.4)
+
+
+def varied_cameras(
+    specs: tuple[CameraSpec, ...], width: int, height: int, subject: str, seed: int
+) -> dict[tuple[str, str], Camera]:
+    """Cameras of the rig's names and lenses for `subject`, each at a random place (azimuth,
+    distance, height, focal length; `VARIED_*`) looking near the volume centre, so that a subject
+    is seen from other places than the rig's four: {(subject, camera name): Camera}."""
+    rng = rng_for(seed, "varied views", subject_number(subject))
+    cams = {}
+    for spec in specs:
+        az = rng.uniform(0.0, 2.0 * np.pi)
+        dist = rng.uniform(*VARIED_DISTANCE_MM)
+        eye = np.array([dist * np.cos(az), dist * np.sin(az), rng.uniform(*VARIED_HEIGHT_MM)])
+        target = VOLUME_CENTRE_MM + rng.uniform([-300.0, -300.0, -200.0], [300.0, 300.0, 300.0])
+        focal = spec.focal_px * rng.uniform(*VARIED_FOCAL)
+        cams[(subject, spec.name)] = Camera(
+            name=spec.name,
+            R=look_at(eye, target),
+            T=eye,
+            f=np.array([focal, focal]),
+            c=np.array([width / 2.0, height / 2.0]) + rng.uniform(-1.0, 1.0, size=2),
+            k=np.array(spec.k),
+            p=np.array(spec.p),
+            width=width,
+            height=height,
+        )
+    return cams
+
+
 @dataclass(frozen=True)
 class StillRange:
     """How far the camera of a still image varies (see `still_camera`)."""

@@ -33,7 +33,7 @@ from pose3d.synth.scene import (
     random_occluder,
     studio_background,
 )
-from pose3d.synth.studio import subject_cameras
+from pose3d.synth.studio import subject_cameras, varied_cameras
 
 Progress = Callable[[Iterable[Any], int, str], Iterable[Any]]
 CHALLENGE_SPLITS: tuple[str, ...] = ("Train", "Val", "Test")
@@ -71,6 +71,10 @@ def validate_config(cfg: GenerateConfig) -> None:
     p_occ = cfg.occluder_probability
     _check(0.0 <= p_occ <= 1.0, "occluder_probability", "0..1", p_occ)
     _validate_challenge(cfg)
+    in_stills = {s for v in cfg.challenge_splits.values() for s in v}
+    for subject in cfg.varied_view_subjects:
+        _check(subject in cfg.h36m_subjects, "varied_view_subjects", "h36m_subjects", subject)
+        _check(subject not in in_stills, "varied_view_subjects", "no challenge subject", subject)
 
 
 def _validate_challenge(cfg: GenerateConfig) -> None:
@@ -160,7 +164,8 @@ def write_h36m(cfg: GenerateConfig, seed: int, root: Path, progress: Progress = 
     size = (cfg.image_width, cfg.image_height)
     cameras: dict[tuple[str, str], Camera] = {}
     for subject in cfg.h36m_subjects:
-        cameras.update(subject_cameras(cfg.cameras, *size, subject, seed))
+        rig = varied_cameras if subject in cfg.varied_view_subjects else subject_cameras
+        cameras.update(rig(cfg.cameras, *size, subject, seed))
     if cameras:
         write_cameras(root / "cameras.h5", cameras)
     jobs = [(s, a) for s in cfg.h36m_subjects for a in cfg.actions]

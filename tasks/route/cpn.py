@@ -26,7 +26,7 @@ from torch import nn
 
 from models.cpn import CPN, CPNConfig
 from models.precision import autocast
-from pose3d.heatmaps import decode_heatmaps, flip_heatmaps, flip_offset_heatmap_px
+from pose3d.heatmaps import DECODERS, decode_heatmaps, flip_heatmaps, flip_offset_heatmap_px
 from tasks.engine import CheckpointError, load_checkpoint
 
 # ImageNet statistics of RGB in [0, 1] (torchvision's ResNets)
@@ -37,8 +37,9 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 @dataclass
 class LoadedCPN:
     """A CPN in eval mode on its device, with what inference needs: its config (input_size,
-    stride), the crop margin it was trained with, the flip test, bfloat16 autocast and
-    channels_last as training chose them."""
+    stride), the crop margin it was trained with, the flip test, bfloat16 autocast,
+    channels_last and the heatmaps' decoding (`pose3d.heatmaps.DECODERS`) as training chose
+    them."""
 
     model: nn.Module  # a models.cpn.CPN (anything returning (global maps, refine maps))
     config: CPNConfig
@@ -46,6 +47,7 @@ class LoadedCPN:
     flip_test: bool = True
     bf16: bool = False
     channels_last: bool = False
+    decode: str = "quarter"
 
     @property
     def input_size(self) -> int:
@@ -104,13 +106,16 @@ def load_cpn(path: str | Path, device: torch.device | None = None) -> LoadedCPN:
     model = CPN(cfg)
     model.load_state_dict(state["model"])
     channels_last = bool(extra.get("channels_last", False))
+    decode = str(extra.get("decode", "quarter"))  # checkpoints before the option: quarter
+    if decode not in DECODERS:
+        raise CheckpointError(f"{path}: unknown heatmap decoding {decode!r}")
     model.to(device or torch.device("cpu"))
     if channels_last:
         model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     model.eval()
     return LoadedCPN(
         model, cfg, margin, bool(extra.get("flip_test", False)), bool(extra.get("bf16", False)),
-        channels_last,
+        channels_last, decode,
     )  # fmt: skip
 
 
@@ -131,8 +136,8 @@ def predict_crops(
     batch_size: int = 32,
     flip_test: bool | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Keypoints of person crops, in crop pixels (argmax + quarter shift, `pose3d.heatmaps`),
-    with the flip test when `flip_test` (None: the checkpoint's choice).
+    """Keypoints of person crops, in crop pixels (argmax + the checkpoint's sub-pixel decoding,
+    `pose3d.heatmaps`), with the flip test when `flip_test` (None: the checkpoint's choice).
 
     Shapes: crops_rgb (N, S, S, 3) uint8 with S = ``cpn.input_size`` -> (kp_crop_px (N, 17, 2)
     float64, scores (N, 17) float64, the refine heatmaps' peak values).
@@ -157,7 +162,9 @@ def predict_crops(
             if flip:
                 mirrored = _refine_heatmaps(cpn, torch.flip(images, dims=(3,)))
                 maps = 0.5 * (maps + flip_heatmaps(mirrored))
-            kp_hm, score = decode_heatmaps(maps.reshape(-1, joints, hm, hm))
+            kp_hm, score = decode_heatmaps(
+                maps.reshape(-1, joints, hm, hm), cpn.decode, cpn.config.refine_sigma
+            )
             if flip:
                 kp_hm[..., 0] += 0.5 * flip_offset_heatmap_px(stride)
             kp[part] = kp_hm * stride

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from pose3d.config import CPN_DECODERS
 from pose3d.heatmaps import (
+    DECODERS,
     decode_heatmaps,
     flip_heatmaps,
     flip_offset_heatmap_px,
@@ -30,6 +32,39 @@ def test_gaussian_targets_decode_to_their_subpixel_keypoints() -> None:
     np.testing.assert_allclose(
         heatmap_to_input_px(input_to_heatmap_px(kp_crop_px, 4), 4), kp_crop_px
     )
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.05])
+def test_dark_decoding_finds_the_gaussians_centre_where_the_quarter_shift_cannot(
+    noise: float,
+) -> None:
+    rng = np.random.default_rng(2)
+    kp_crop_px = rng.uniform(8.0, 88.0, size=(40, 17, 2))
+    maps = gaussian_heatmaps(kp_crop_px, np.ones((40, 17), bool), 96, stride=4, sigma=1.4)
+    maps = maps + rng.normal(0.0, noise, maps.shape)
+    truth = input_to_heatmap_px(kp_crop_px, 4)
+    quarter, scores_q = decode_heatmaps(maps, "quarter")
+    dark, scores_d = decode_heatmaps(maps, "dark", sigma=1.4)
+    error_q, error_d = np.abs(quarter - truth), np.abs(dark - truth)
+    assert error_q.mean() > 0.1  # the quarter shift's error is a quarter cell's order
+    assert error_d.mean() < (0.01 if noise == 0 else 0.05) and error_d.max() < 0.3
+    np.testing.assert_array_equal(scores_q, scores_d)  # the peak value either way
+
+
+def test_the_config_accepts_exactly_the_decoders_there_are() -> None:
+    assert CPN_DECODERS == DECODERS
+
+
+def test_dark_decoding_stays_put_on_the_border_and_a_flat_map() -> None:
+    maps = np.zeros((1, 2, 8, 8))
+    maps[0, 0, 0, 7] = 1.0
+    maps[0, 0, 1, 6] = 0.5
+    kp, _ = decode_heatmaps(maps, "dark", sigma=1.0)
+    np.testing.assert_allclose(kp[0], [[7.0, 0.0], [0.0, 0.0]])
+    with pytest.raises(ValueError, match="'mean'"):
+        decode_heatmaps(maps, "mean")
+    with pytest.raises(ValueError, match="sigma"):
+        decode_heatmaps(maps, "dark", sigma=0.0)
 
 
 def test_a_target_on_a_cell_peaks_there_with_value_one() -> None:

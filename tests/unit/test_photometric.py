@@ -1,5 +1,6 @@
 """models.photometric: per-image colour jitter as one affine colour map per image, checked
-against torchvision's own adjustments step by step, and its ranges refused by name."""
+against torchvision's own adjustments step by step; per-image texture jitter (sharpness and
+noise) against torchvision's blur; the ranges refused by name."""
 
 from __future__ import annotations
 
@@ -7,7 +8,14 @@ import pytest
 import torch
 import torchvision.transforms.v2.functional as TF
 
-from models.photometric import ColourJitter, colour_maps, jitter_colours
+from models.photometric import (
+    ColourJitter,
+    TextureJitter,
+    colour_maps,
+    gaussian_blur,
+    jitter_colours,
+    jitter_texture,
+)
 
 
 def _images(n: int = 4, seed: int = 0) -> torch.Tensor:
@@ -88,3 +96,43 @@ def test_off_is_the_identity_and_the_same_generator_gives_the_same_jitter() -> N
 def test_ranges_out_of_bounds_are_refused_by_name(kwargs: dict[str, float], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         ColourJitter(**kwargs)
+
+
+def test_the_blur_is_torchvisions_gaussian_blur_of_one_pixel() -> None:
+    images = torch.rand(3, 3, 12, 10, generator=torch.Generator().manual_seed(0))
+    expected = TF.gaussian_blur(images, kernel_size=[5, 5], sigma=[1.0, 1.0])
+    assert torch.allclose(gaussian_blur(images), expected, atol=1e-6)
+
+
+def test_texture_jitter_blurs_or_sharpens_each_image_by_its_own_amount() -> None:
+    images = _images(6)
+    out = jitter_texture(images, TextureJitter(sharpness=1.0), torch.Generator().manual_seed(5))
+    detail = images - gaussian_blur(images)
+    # each image is x + a * detail with one a per image, in [-1, 1]
+    amounts = ((out - images) * detail).sum(dim=(1, 2, 3)) / (detail * detail).sum(dim=(1, 2, 3))
+    expected = images + amounts.view(-1, 1, 1, 1) * detail
+    assert torch.allclose(out, expected, atol=1e-5)
+    assert amounts.abs().max() <= 1.0 and len({round(float(a), 4) for a in amounts}) == 6
+    assert (amounts < 0).any() and (amounts > 0).any()  # blurred and sharpened ones
+
+
+def test_texture_noise_has_a_spread_of_its_own_per_image_and_off_is_the_identity() -> None:
+    images = torch.full((8, 3, 32, 32), 0.5)
+    out = jitter_texture(images, TextureJitter(noise=0.1), torch.Generator().manual_seed(2))
+    spread = (out - images).std(dim=(1, 2, 3))
+    assert spread.max() <= 0.11 and spread.max() > 2 * spread.min()
+    again = jitter_texture(images, TextureJitter(noise=0.1), torch.Generator().manual_seed(2))
+    assert torch.equal(out, again)
+    assert jitter_texture(images, TextureJitter(), torch.Generator()) is images
+    loud = jitter_texture(images, TextureJitter(1.0, 0.2), torch.Generator().manual_seed(0))
+    assert loud.min() >= 0.0 and loud.max() <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"), [({"sharpness": 1.2}, "sharpness"), ({"noise": 0.5}, "noise")]
+)
+def test_texture_ranges_out_of_bounds_are_refused_by_name(
+    kwargs: dict[str, float], match: str
+) -> None:
+    with pytest.raises(ValueError, match=match):
+        TextureJitter(**kwargs)

@@ -120,6 +120,8 @@ def test_pose_csv_format() -> None:
         ({"h36m_subjects": ("P1",)}, "generate.subjects"),
         ({"occluder_probability": 1.5}, "generate.occluder_probability"),
         ({"challenge_distance_mm": (5000.0, 3000.0)}, "generate.challenge_distance_mm"),
+        ({"varied_view_subjects": ("S7",)}, "generate.varied_view_subjects.*h36m_subjects"),
+        ({"varied_view_subjects": ("S1",)}, "generate.varied_view_subjects.*challenge"),
     ],
 )
 def test_bad_config_is_named(changes: dict[str, object], key: str) -> None:

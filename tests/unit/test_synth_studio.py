@@ -13,6 +13,7 @@ from pose3d.synth.studio import (
     still_camera,
     studio_camera,
     subject_cameras,
+    varied_cameras,
 )
 
 SPECS = (
@@ -61,6 +62,30 @@ def test_still_camera_varies_scale_and_position_and_keeps_the_person_in_front() 
     centres_px = np.array(centres)
     assert np.abs(centres_px - 160.0).max() < 0.6 * 160.0 * 1.3  # within reach (+ distortion)
     assert np.abs(centres_px - 160.0).max() > 40.0  # not always centred
+
+
+def test_varied_cameras_stand_anywhere_around_the_volume_and_keep_the_person_in_view() -> None:
+    pose = pose_sequence(subject_body("S21", 0), make_motion("S21", "Walking", 50, 50.0, 0))
+    eyes, seen = [], []
+    for subject in ("S21", "S22", "S23", "S24", "S25", "S26"):
+        cams = varied_cameras(SPECS, 320, 320, subject, 0)
+        assert set(cams) == {(subject, "10000001"), (subject, "10000002")}
+        for cam in cams.values():
+            np.testing.assert_allclose(cam.R.T @ cam.R, np.eye(3), atol=1e-12)
+            assert np.linalg.det(cam.R) == pytest.approx(1.0)
+            eyes.append(cam.T)
+            kp = np.stack([project_world(p, cam) for p in pose[::10]])
+            seen.append(np.mean((kp >= 0) & (kp < 320)))
+    eyes_mm = np.array(eyes)
+    azimuths = np.degrees(np.arctan2(eyes_mm[:, 1], eyes_mm[:, 0])) % 360
+    assert np.ptp(azimuths) > 180 and np.ptp(eyes_mm[:, 2]) > 800  # not the rig's places
+    assert np.mean(seen) > 0.95 and min(seen) > 0.75  # now and then partly out of frame
+    rig = subject_cameras(SPECS, 320, 320, "S21", 0)[("S21", "10000001")]
+    assert (
+        np.abs(varied_cameras(SPECS, 320, 320, "S21", 0)[("S21", "10000001")].T - rig.T).max() > 100
+    )
+    first, again = (varied_cameras(SPECS, 320, 320, "S21", 0)[("S21", "10000002")] for _ in "ab")
+    np.testing.assert_array_equal(first.R, again.R)  # the same seed draws the same places
 
 
 def test_bad_spec_is_named() -> None:

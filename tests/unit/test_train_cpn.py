@@ -21,7 +21,7 @@ from pose3d.config import ConfigError
 from pose3d.crop import CropJitter, from_crop
 from pose3d.heatmaps import decode_heatmaps
 from pose3d.skeleton import flip_lr
-from tasks.engine import CheckpointError
+from tasks.engine import CheckpointError, save_checkpoint
 from tasks.route.cpn import LoadedCPN, load_cpn, normalize_images, predict_crops
 from tasks.train_cpn import (
     _step_loss,
@@ -151,7 +151,7 @@ def test_predict_crops_flip_test_lands_on_the_dot() -> None:
 def test_train_writes_loads_and_predicts(tmp_path: Path) -> None:
     """Training itself (resume included) is the engine's, tested once in test_engine."""
     write_tiny_extract(tmp_path / "extract")
-    cfg = tiny_cpn_config(epochs=2)
+    cfg = tiny_cpn_config(epochs=2, decode="dark")
     train, heldout = load_training_frames(cfg, tmp_path / "extract")
     assert set(train.subject) == {"S1"} and set(heldout.subject) == {"S8"}
     out = tmp_path / "cpn"
@@ -163,7 +163,8 @@ def test_train_writes_loads_and_predicts(tmp_path: Path) -> None:
         assert np.isfinite(first.metrics[key]), key
     cpn = load_cpn(out / "checkpoint.pt")
     assert cpn.config == cpn_config(cfg) and cpn.margin == 0.3 and cpn.flip_test
-    assert cpn.channels_last and cpn.bf16 and not cpn.model.training
+    assert cpn.channels_last and cpn.bf16 and not cpn.model.training and cpn.decode == "dark"
+    assert first.metrics["decode_dark"] == 1.0
     crops = np.random.default_rng(0).integers(0, 255, (3, 64, 64, 3), dtype=np.uint8)
     kp, scores = predict_crops(cpn, crops)
     assert kp.shape == (3, 17, 2) and scores.shape == (3, 17)
@@ -175,6 +176,16 @@ def test_train_writes_loads_and_predicts(tmp_path: Path) -> None:
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="bad.pt"):
         load_cpn(tmp_path / "bad.pt")
+
+    # a checkpoint from before the option decodes as it was scored then; an unknown one is refused
+    state = torch.load(out / "checkpoint.pt", weights_only=False)
+    del state["extra"]["decode"]
+    save_checkpoint(tmp_path / "old.pt", state)
+    assert load_cpn(tmp_path / "old.pt").decode == "quarter"
+    state["extra"]["decode"] = "soft-argmax"
+    save_checkpoint(tmp_path / "odd.pt", state)
+    with pytest.raises(CheckpointError, match="odd.pt.*soft-argmax"):
+        load_cpn(tmp_path / "odd.pt")
 
 
 def test_refuses_a_challenge_val_subject(tmp_path: Path) -> None:
@@ -274,10 +285,14 @@ def _network_inputs(cfg_changes: dict[str, object], seed: int) -> torch.Tensor:
     return torch.stack([seen[0], plain])
 
 
-def test_the_training_step_jitters_each_crops_colours_when_asked_and_only_then() -> None:
+@pytest.mark.parametrize(
+    "jitter", [{"colour_jitter": (0.4, 0.4, 0.4, 0.1)}, {"texture_jitter": (1.0, 0.05)}]
+)
+def test_the_training_step_jitters_each_crops_look_when_asked_and_only_then(
+    jitter: dict[str, object],
+) -> None:
     off = _network_inputs({}, seed=0)
     assert torch.equal(off[0], off[1])
-    jitter = {"colour_jitter": (0.4, 0.4, 0.4, 0.1)}
     on, again, other = (_network_inputs(jitter, seed) for seed in (0, 0, 1))
     assert not torch.allclose(on[0], on[1], atol=1e-3)
     assert torch.equal(on[0], again[0]) and not torch.equal(on[0], other[0])
@@ -287,3 +302,14 @@ def test_the_training_step_jitters_each_crops_colours_when_asked_and_only_then()
 def test_colour_jitter_out_of_range_is_refused_by_key(jitter: tuple[float, ...]) -> None:
     with pytest.raises(ConfigError, match="train_cpn.colour_jitter"):
         tiny_cpn_config(colour_jitter=jitter)
+
+
+@pytest.mark.parametrize("texture", [(1.5, 0.0), (-0.1, 0.0), (0.5, 0.3)])
+def test_texture_jitter_out_of_range_is_refused_by_key(texture: tuple[float, ...]) -> None:
+    with pytest.raises(ConfigError, match="train_cpn.texture_jitter"):
+        tiny_cpn_config(texture_jitter=texture)
+
+
+def test_an_unknown_heatmap_decoding_is_refused_by_key() -> None:
+    with pytest.raises(ConfigError, match="train_cpn.decode.*'centroid'"):
+        tiny_cpn_config(decode="centroid")
