@@ -159,7 +159,7 @@ class ImportKeypointsConfig:
 
 DETECTOR_ARCHS = ("ssdlite320_mobilenet_v3_large", "ssd300_vgg16")
 CPN_BACKBONES = ("resnet18", "resnet50")
-CPN_DECODERS = ("quarter", "dark")  # pose3d.heatmaps.DECODERS (a test keeps them equal)
+CPN_DECODERS = ("quarter", "dark")  # the sub-pixel steps of pose3d.heatmaps.decode_heatmaps
 
 
 CHALLENGE_SPLITS: tuple[str, ...] = ("Train", "Val", "Test")  # the challenge's folders

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from pose3d.config import CPN_DECODERS
 from pose3d.skeleton import NUM_JOINTS, flip_lr
 
 
@@ -79,9 +80,6 @@ def gaussian_heatmaps(
     return maps.astype(np.float32)
 
 
-DECODERS = ("quarter", "dark")
-
-
 def decode_heatmaps(
     heatmaps: np.ndarray, method: str = "quarter", sigma: float = 1.0
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -93,8 +91,8 @@ def decode_heatmaps(
     maps = np.asarray(heatmaps, dtype=np.float64)
     if maps.ndim != 4 or maps.shape[2] == 0 or maps.shape[3] == 0:
         raise ValueError(f"heatmaps: expected shape (N, J, H, W), got {maps.shape}")
-    if method not in DECODERS:
-        raise ValueError(f"decode method {method!r}: expected one of {', '.join(DECODERS)}")
+    if method not in CPN_DECODERS:
+        raise ValueError(f"decode method {method!r}: expected one of {', '.join(CPN_DECODERS)}")
     n, j, height, width = maps.shape
     flat = maps.reshape(n * j, height * width)
     best = np.argmax(flat, axis=1)

@@ -26,7 +26,8 @@ from torch import nn
 
 from models.cpn import CPN, CPNConfig
 from models.precision import autocast
-from pose3d.heatmaps import DECODERS, decode_heatmaps, flip_heatmaps, flip_offset_heatmap_px
+from pose3d.config import CPN_DECODERS
+from pose3d.heatmaps import decode_heatmaps, flip_heatmaps, flip_offset_heatmap_px
 from tasks.engine import CheckpointError, load_checkpoint
 
 # ImageNet statistics of RGB in [0, 1] (torchvision's ResNets)
@@ -38,7 +39,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 class LoadedCPN:
     """A CPN in eval mode on its device, with what inference needs: its config (input_size,
     stride), the crop margin it was trained with, the flip test, bfloat16 autocast,
-    channels_last and the heatmaps' decoding (`pose3d.heatmaps.DECODERS`) as training chose
+    channels_last and the heatmaps' decoding (`pose3d.config.CPN_DECODERS`) as training chose
     them."""
 
     model: nn.Module  # a models.cpn.CPN (anything returning (global maps, refine maps))
@@ -107,7 +108,7 @@ def load_cpn(path: str | Path, device: torch.device | None = None) -> LoadedCPN:
     model.load_state_dict(state["model"])
     channels_last = bool(extra.get("channels_last", False))
     decode = str(extra.get("decode", "quarter"))  # checkpoints before the option: quarter
-    if decode not in DECODERS:
+    if decode not in CPN_DECODERS:
         raise CheckpointError(f"{path}: unknown heatmap decoding {decode!r}")
     model.to(device or torch.device("cpu"))
     if channels_last:

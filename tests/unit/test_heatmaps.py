@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pose3d.config import CPN_DECODERS
 from pose3d.heatmaps import (
-    DECODERS,
     decode_heatmaps,
     flip_heatmaps,
     flip_offset_heatmap_px,
@@ -49,10 +47,6 @@ def test_dark_decoding_finds_the_gaussians_centre_where_the_quarter_shift_cannot
     assert error_q.mean() > 0.1  # the quarter shift's error is a quarter cell's order
     assert error_d.mean() < (0.01 if noise == 0 else 0.05) and error_d.max() < 0.3
     np.testing.assert_array_equal(scores_q, scores_d)  # the peak value either way
-
-
-def test_the_config_accepts_exactly_the_decoders_there_are() -> None:
-    assert CPN_DECODERS == DECODERS
 
 
 def test_dark_decoding_stays_put_on_the_border_and_a_flat_map() -> None:
