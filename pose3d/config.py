@@ -271,6 +271,10 @@ class TrainCPNConfig:
     colour_jitter: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
     # per-crop texture jitter (sharpness, noise) ranges (models.photometric); all 0 = off
     texture_jitter: tuple[float, float] = (0.0, 0.0)
+    # jitter: the square's centre moved by up to this share of its side along x and along y
+    shift: float = 0.0
+    # per-crop synthetic occlusion (probability, max_shapes) (models.occlusion); 0 = off
+    occlusion: tuple[float, int] = (0.0, 0)
     # inference: the heatmaps' sub-pixel decoding, "quarter" | "dark" (pose3d.heatmaps)
     decode: str = "dark"
 
@@ -291,6 +295,8 @@ class TrainCPNConfig:
             raise ConfigError(
                 "train_cpn: need channels >= 8, max_images >= 0, rotate_deg >= 0, log2_scale >= 0"
             )
+        if not 0.0 <= self.shift <= 0.5:
+            raise ConfigError(f"train_cpn.shift: expected a share in [0, 0.5], got {self.shift}")
         _check_2d_subjects("train_cpn", self.subjects, self.heldout_subjects)
         _check_training("train_cpn", self.epochs, self.batch_size, self.lr)
         *factors, hue = self.colour_jitter
@@ -304,6 +310,12 @@ class TrainCPNConfig:
             raise ConfigError(
                 "train_cpn.texture_jitter: expected [sharpness, noise] with sharpness in [0, 1] "
                 f"and noise in [0, 0.2], got {list(self.texture_jitter)}"
+            )
+        probability, shapes = self.occlusion
+        if not (0.0 <= probability <= 1.0 and int(shapes) == shapes and 0 <= shapes <= 8):
+            raise ConfigError(
+                "train_cpn.occlusion: expected [probability, max_shapes] with probability in "
+                f"[0, 1] and max_shapes an integer 0..8, got {list(self.occlusion)}"
             )
 
 

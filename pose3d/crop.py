@@ -2,11 +2,11 @@
 
 A detection box becomes a square centred on it (`crop_box`), whose side is the box's longest
 side times ``1 + margin``; the square is mapped onto an ``out_size x out_size`` crop by a 2x3
-affine (`crop_transform`), optionally rotated and scaled about the square's centre for training
-(`CropJitter`). Keypoints go into the crop with `to_crop` and back to the image with `from_crop`
-(ICR); `crop_image` resamples the image with OpenCV, padding with a constant where the square
-leaves the image. The "w.o. CR" variant resizes the whole image: `full_image_square` gives the
-square that holds it (centred, letterboxed), and the same CR/ICR apply.
+affine (`crop_transform`), optionally shifted, rotated and scaled for training (`CropJitter`).
+Keypoints go into the crop with `to_crop` and back to the image with `from_crop` (ICR);
+`crop_image` resamples the image with OpenCV, padding with a constant where the square leaves
+the image. The "w.o. CR" variant resizes the whole image: `full_image_square` gives the square
+that holds it (centred, letterboxed), and the same CR/ICR apply.
 
 Pixel convention (OpenCV's): integer coordinates are pixel centres, pixel ``i`` covers
 ``[i - 0.5, i + 0.5]``. A square ``(cx, cy, side)`` covers ``[cx - side/2, cx + side/2]`` and
@@ -40,18 +40,26 @@ class Square:
 
 @dataclass(frozen=True)
 class CropJitter:
-    """Training jitter of a crop, about the square's centre: the crop's content appears turned
+    """Training jitter of a crop: the square's centre moves by (`shift_x`, `shift_y`) times its
+    side in the image (as a detector's box sits off the person's centre, so the person appears
+    moved the other way in the crop); about that centre the crop's content appears turned
     counter-clockwise by `rotate_deg` degrees, and the square's side is multiplied by `scale`
     (``scale > 1`` takes in more of the image, so the person looks smaller)."""
 
     rotate_deg: float = 0.0
     scale: float = 1.0
+    shift_x: float = 0.0
+    shift_y: float = 0.0
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.scale) and self.scale > 0):
             raise ValueError(f"jitter scale {self.scale}: expected a finite number > 0")
         if not math.isfinite(self.rotate_deg):
             raise ValueError(f"jitter rotate_deg {self.rotate_deg}: expected a finite number")
+        if not (math.isfinite(self.shift_x) and math.isfinite(self.shift_y)):
+            raise ValueError(
+                f"jitter shift ({self.shift_x}, {self.shift_y}): expected finite numbers"
+            )
 
 
 NO_JITTER = CropJitter()
@@ -89,7 +97,8 @@ def full_image_square(width: int, height: int) -> Square:
 
 def crop_transform(square: Square, out_size: int, jitter: CropJitter = NO_JITTER) -> np.ndarray:
     """The affine from image pixels to crop pixels: ``q = A (p - c) + o`` with ``c`` the square's
-    centre, ``o`` the crop's centre and ``A = out_size / (side * scale) * R(rotate_deg)``.
+    centre moved by the jitter's shift (``c + side * (shift_x, shift_y)``), ``o`` the crop's
+    centre and ``A = out_size / (side * scale) * R(rotate_deg)``.
 
     Shapes: -> (2, 3) float64, applied as ``q = M[:, :2] @ p + M[:, 2]``.
     """
@@ -101,7 +110,10 @@ def crop_transform(square: Square, out_size: int, jitter: CropJitter = NO_JITTER
     # counter-clockwise on screen (a point right of the centre moves up).
     linear = np.array([[cos, sin], [-sin, cos]])
     centre_out = (out_size - 1) / 2
-    shift = np.array([centre_out, centre_out]) - linear @ np.array([square.cx, square.cy])
+    centre = np.array([square.cx, square.cy]) + square.side * np.array(
+        [jitter.shift_x, jitter.shift_y]
+    )
+    shift = np.array([centre_out, centre_out]) - linear @ centre
     return np.concatenate([linear, shift[:, None]], axis=1)
 
 
@@ -180,14 +192,21 @@ def crop_image(
 
 
 def sample_jitter(
-    rng: np.random.Generator, max_rotate_deg: float = 30.0, max_log2_scale: float = 0.25
+    rng: np.random.Generator,
+    max_rotate_deg: float = 30.0,
+    max_log2_scale: float = 0.25,
+    max_shift: float = 0.0,
 ) -> CropJitter:
     """A random training jitter: rotation uniform in ``[-max_rotate_deg, max_rotate_deg]``,
-    scale ``2 ** u`` with ``u`` uniform in ``[-max_log2_scale, max_log2_scale]``."""
-    if max_rotate_deg < 0 or max_log2_scale < 0:
+    scale ``2 ** u`` with ``u`` uniform in ``[-max_log2_scale, max_log2_scale]``, and each of
+    the shifts uniform in ``[-max_shift, max_shift]`` of the square's side (drawn last, and only
+    when ``max_shift > 0``, so that without it the stream is what it was before shifts)."""
+    if max_rotate_deg < 0 or max_log2_scale < 0 or max_shift < 0:
         raise ValueError(
-            f"max_rotate_deg {max_rotate_deg}, max_log2_scale {max_log2_scale}: expected >= 0"
+            f"max_rotate_deg {max_rotate_deg}, max_log2_scale {max_log2_scale}, max_shift "
+            f"{max_shift}: expected >= 0"
         )
     rotate = float(rng.uniform(-max_rotate_deg, max_rotate_deg))
     scale = float(2.0 ** rng.uniform(-max_log2_scale, max_log2_scale))
-    return CropJitter(rotate_deg=rotate, scale=scale)
+    dx, dy = rng.uniform(-max_shift, max_shift, size=2) if max_shift > 0 else (0.0, 0.0)
+    return CropJitter(rotate_deg=rotate, scale=scale, shift_x=float(dx), shift_y=float(dy))

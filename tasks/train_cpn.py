@@ -3,14 +3,15 @@ crop-and-resize on the Human3.6M-layout frames of ``train_cpn.subjects``, then s
 frames of ``train_cpn.heldout_subjects`` in the original images.
 
 A training sample (`build_sample`): the ground-truth box -> the square of `pose3d.crop.crop_box`
-with ``cr.margin`` -> a random `CropJitter` (rotation, scale) -> the ``input_size`` crop, the
-keypoints mapped into it, mirrored half of the time with the left/right joints swapped; targets
+with ``cr.margin`` -> a random `CropJitter` (shift, rotation, scale) -> the ``input_size`` crop,
+the keypoints mapped into it, mirrored half of the time with the left/right joints swapped; targets
 are Gaussians (`pose3d.heatmaps.gaussian_heatmaps`) with the GlobalNet levels' sigmas and the
 RefineNet's; a joint is visible when finite and inside the crop. Samples are drawn by a
 DataLoader (`CropDataset`), each from a generator seeded by (seed, epoch, row): the same for any
 number of workers, and for a resumed run. In the training step each crop may get colour jitter
 and texture (sharpness and noise) of its own (``train_cpn.colour_jitter``,
-``train_cpn.texture_jitter``, `models.photometric`).
+``train_cpn.texture_jitter``, `models.photometric`), after shapes pasted over it
+(``train_cpn.occlusion``, `models.occlusion`).
 
 Training: the ResNet from random weights, or from an ImageNet ResNet's state dict file
 (``train_cpn.backbone_weights``, `tasks.backbone_weights`; loaded when training from scratch, its
@@ -48,6 +49,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from models.cpn import CPN, CPNConfig, backbone_key, is_backbone
 from models.cpn_loss import cpn_loss
+from models.occlusion import Occlusion, paste_occluders
 from models.photometric import ColourJitter, TextureJitter, jitter_colours, jitter_texture
 from models.precision import autocast, use_bf16
 from pose3d.config import TrainCPNConfig, to_dict
@@ -193,7 +195,7 @@ class CropDataset(Dataset[tuple[torch.Tensor, ...]]):
 
     def sample(self, index: int) -> Sample:
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        jitter = sample_jitter(rng, self.cfg.rotate_deg, self.cfg.log2_scale)
+        jitter = sample_jitter(rng, self.cfg.rotate_deg, self.cfg.log2_scale, self.cfg.shift)
         flip = bool(self.cfg.flip and rng.random() < 0.5)
         image = read_rgb(self.frames.image_path[index])
         return build_sample(
@@ -269,14 +271,17 @@ def predict_frames(
 def _step_loss(
     model: CPN, net: CPNConfig, cfg: TrainCPNConfig, device: torch.device, gen: torch.Generator
 ) -> Any:
-    """(loss, samples) of one batch of `CropDataset` items, their colours and texture jittered
-    per crop (``cfg.colour_jitter``, ``cfg.texture_jitter``, drawn from `gen`)."""
+    """(loss, samples) of one batch of `CropDataset` items, occluded, their colours and texture
+    jittered per crop (``cfg.occlusion``, ``cfg.colour_jitter``, ``cfg.texture_jitter``, drawn
+    from `gen`)."""
     jitter = ColourJitter(*cfg.colour_jitter)
     texture = TextureJitter(*cfg.texture_jitter)
+    occlusion = Occlusion(*cfg.occlusion)
 
     def step_loss(batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, int]:
         crops, global_t, refine_t, visible = batch
-        unit = jitter_colours(unit_images(crops.to(device, non_blocking=True)), jitter, gen)
+        unit = paste_occluders(unit_images(crops.to(device, non_blocking=True)), occlusion, gen)
+        unit = jitter_colours(unit, jitter, gen)
         unit = jitter_texture(unit, texture, gen)
         images = standardize(unit, cfg.channels_last)
         with autocast(device, cfg.bf16):

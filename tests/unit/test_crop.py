@@ -33,7 +33,9 @@ def test_icr_undoes_cr_for_random_boxes_and_jitter(size: tuple[int, int]) -> Non
     width, height = size
     for _ in range(50):
         square = crop_box(_random_box(rng, width, height), margin=rng.uniform(0.0, 0.5))
-        affine = crop_transform(square, int(rng.integers(32, 385)), sample_jitter(rng))
+        affine = crop_transform(
+            square, int(rng.integers(32, 385)), sample_jitter(rng, 30, 0.25, 0.1)
+        )
         kp_px = rng.uniform([-100, -100], [width + 100, height + 100], size=(3, 17, 2))
         np.testing.assert_allclose(from_crop(to_crop(kp_px, affine), affine), kp_px, atol=1e-4)
 
@@ -66,6 +68,27 @@ def test_jitter_rotates_counter_clockwise_and_scales_about_the_centre() -> None:
     np.testing.assert_allclose(invert_affine(invert_affine(affine)), affine, atol=1e-12)
 
 
+def test_shift_moves_the_squares_centre_by_a_share_of_its_side() -> None:
+    square = Square(50.0, 40.0, 20.0)
+    affine = crop_transform(square, 20, CropJitter(rotate_deg=90.0, shift_x=0.25, shift_y=-0.5))
+    # the centre moved 5 px right and 10 px up lands on the crop's centre, and the turn is
+    # about that point: 10 px right of it lands 10 crop px above the centre
+    centre = np.array([[55.0, 30.0], [65.0, 30.0]])
+    np.testing.assert_allclose(to_crop(centre, affine), [[9.5, 9.5], [9.5, -0.5]], atol=1e-9)
+
+
+def test_sample_jitter_draws_shifts_within_range_and_leaves_the_old_stream_without_them() -> None:
+    old = [sample_jitter(np.random.default_rng(s), 30.0, 0.25) for s in range(50)]
+    assert all(j.shift_x == 0.0 and j.shift_y == 0.0 for j in old)
+    shifted = [sample_jitter(np.random.default_rng(s), 30.0, 0.25, 0.1) for s in range(50)]
+    # rotation and scale are drawn first, so they are the same with or without shifts
+    assert [(j.rotate_deg, j.scale) for j in old] == [(j.rotate_deg, j.scale) for j in shifted]
+    shifts = np.array([(j.shift_x, j.shift_y) for j in shifted])
+    assert np.abs(shifts).max() <= 0.1 and (shifts > 0.05).any() and (shifts < -0.05).any()
+    with pytest.raises(ValueError, match="max_shift"):
+        sample_jitter(np.random.default_rng(0), 30.0, 0.25, -0.1)
+
+
 def test_full_image_square_holds_the_image() -> None:
     square = full_image_square(640, 480)
     affine = crop_transform(square, 256)
@@ -86,7 +109,15 @@ def test_a_marked_pixel_lands_where_to_crop_says() -> None:
     assert (u, v) == pytest.approx((26.0, 12.0))
 
 
-@pytest.mark.parametrize("jitter", [CropJitter(), CropJitter(25.0, 1.3), CropJitter(-60.0, 0.8)])
+@pytest.mark.parametrize(
+    "jitter",
+    [
+        CropJitter(),
+        CropJitter(25.0, 1.3),
+        CropJitter(-60.0, 0.8),
+        CropJitter(15.0, 1.1, 0.1, -0.08),
+    ],
+)
 def test_a_marked_blob_lands_where_to_crop_says_under_zoom_and_rotation(jitter) -> None:
     yy, xx = np.mgrid[0:200, 0:300]
     centre = np.array([171.3, 88.6])
@@ -134,6 +165,8 @@ def test_bad_inputs_name_the_argument() -> None:
         Square(1.0, 1.0, 0.0)
     with pytest.raises(ValueError, match="scale"):
         CropJitter(scale=0.0)
+    with pytest.raises(ValueError, match="shift"):
+        CropJitter(shift_x=float("nan"))
     with pytest.raises(ValueError, match="width"):
         full_image_square(0, 10)
     with pytest.raises(ValueError, match="points"):

@@ -47,16 +47,23 @@ def _dotted_image(kp: np.ndarray, joint: int) -> np.ndarray:
 
 
 @pytest.mark.parametrize(
-    ("rotate", "scale", "flip"), [(0.0, 1.0, False), (25.0, 0.85, False), (-30.0, 1.2, True)]
+    ("rotate", "scale", "flip", "shift"),
+    [
+        (0.0, 1.0, False, 0.0),
+        (25.0, 0.85, False, 0.0),
+        (-30.0, 1.2, True, 0.0),
+        (10.0, 1.1, True, 0.06),
+    ],  # fmt: skip
 )
 def test_sample_targets_peak_on_the_keypoints_after_decode_and_icr(
-    rotate: float, scale: float, flip: bool
+    rotate: float, scale: float, flip: bool, shift: float
 ) -> None:
     rng = np.random.default_rng(1)
     kp = np.stack([rng.uniform(30, 70, 17), rng.uniform(20, 100, 17)], axis=-1)
     kp[0] = np.round(kp[0])  # the dotted joint sits on a pixel centre
     box = np.concatenate([kp.min(0), kp.max(0)])
-    sample = build_sample(_dotted_image(kp, 0), box, kp, 64, 0.25, CropJitter(rotate, scale), flip)
+    jitter = CropJitter(rotate, scale, shift, -shift)
+    sample = build_sample(_dotted_image(kp, 0), box, kp, 64, 0.25, jitter, flip)
     assert sample.crop.shape == (64, 64, 3) and sample.crop.dtype == np.uint8
     assert sample.visible.all()
     global_maps, refine = sample_targets(sample, NET)
@@ -73,9 +80,7 @@ def test_sample_targets_peak_on_the_keypoints_after_decode_and_icr(
     bright = np.unravel_index(np.argmax(sample.crop[..., 0]), (64, 64))[::-1]
     assert np.abs(np.array(bright) - sample.kp_crop_px[0]).max() <= 1.0
     if flip:  # the flipped crop's RHip is the unflipped crop's LHip, mirrored
-        unflipped = build_sample(
-            _dotted_image(kp, 0), box, kp, 64, 0.25, CropJitter(rotate, scale), False
-        )
+        unflipped = build_sample(_dotted_image(kp, 0), box, kp, 64, 0.25, jitter, False)
         np.testing.assert_allclose(sample.kp_crop_px[1, 0], 63 - unflipped.kp_crop_px[4, 0])
         np.testing.assert_allclose(sample.kp_crop_px[1, 1], unflipped.kp_crop_px[4, 1])
 
@@ -286,7 +291,12 @@ def _network_inputs(cfg_changes: dict[str, object], seed: int) -> torch.Tensor:
 
 
 @pytest.mark.parametrize(
-    "jitter", [{"colour_jitter": (0.4, 0.4, 0.4, 0.1)}, {"texture_jitter": (1.0, 0.05)}]
+    "jitter",
+    [
+        {"colour_jitter": (0.4, 0.4, 0.4, 0.1)},
+        {"texture_jitter": (1.0, 0.05)},
+        {"occlusion": (1.0, 2)},
+    ],  # fmt: skip
 )
 def test_the_training_step_jitters_each_crops_look_when_asked_and_only_then(
     jitter: dict[str, object],
@@ -308,6 +318,18 @@ def test_colour_jitter_out_of_range_is_refused_by_key(jitter: tuple[float, ...])
 def test_texture_jitter_out_of_range_is_refused_by_key(texture: tuple[float, ...]) -> None:
     with pytest.raises(ConfigError, match="train_cpn.texture_jitter"):
         tiny_cpn_config(texture_jitter=texture)
+
+
+@pytest.mark.parametrize("shift", [-0.1, 0.6])
+def test_a_shift_out_of_range_is_refused_by_key(shift: float) -> None:
+    with pytest.raises(ConfigError, match="train_cpn.shift"):
+        tiny_cpn_config(shift=shift)
+
+
+@pytest.mark.parametrize("occlusion", [(1.5, 1), (-0.1, 1), (0.5, 9), (0.5, 1.5)])
+def test_occlusion_out_of_range_is_refused_by_key(occlusion: tuple[float, ...]) -> None:
+    with pytest.raises(ConfigError, match="train_cpn.occlusion"):
+        tiny_cpn_config(occlusion=occlusion)
 
 
 def test_an_unknown_heatmap_decoding_is_refused_by_key() -> None:
