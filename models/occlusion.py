@@ -80,8 +80,8 @@ def occluder_layers(
     ellipse = (u / hx) ** 2 + (v / hy) ** 2 <= 1.0
     along = u - u.clamp(-hx, hx)  # a segment of half-length hx, grown by hy / 2
     stadium = along**2 + v**2 <= (hy / 2.0) ** 2
-    by_kind = torch.stack([rectangle, ellipse, stadium], dim=2)  # (N, K, 3, H, W)
-    mask = by_kind.gather(2, kind[:, :, None, None, None].expand(n, k, 1, height, width))[:, :, 0]
+    kind = kind[..., None, None]
+    mask = torch.where(kind == 0, rectangle, torch.where(kind == 1, ellipse, stadium))
     mask &= active[..., None, None]
     values = colour[..., None, None] + (shade[..., None, None] * u / hx)[:, :, None]
     return mask, values.clamp(0.0, 1.0).float()
