@@ -48,7 +48,7 @@ from tasks.route.cpn import LoadedCPN, predict_crops  # noqa: E402
 from tasks.route.detector import (  # noqa: E402
     LoadedDetector,
     detect,
-    detect_best_boxes,
+    detect_person_boxes,
     prepare,
     sized_detector,
 )
@@ -129,9 +129,10 @@ def main(argv: list[str] | None = None) -> int:
                    n / cpn_s, cpn_g, peak, f"{'bf16 autocast, ' if s.cpn.bf16 else ''}"
                    f"{'flip test (2 passes)' if s.cpn.flip_test else ''}"))  # fmt: skip
         nets = InferNetworks(
-            detect=functools.partial(detect_best_boxes, s.detector),
+            detect=functools.partial(detect_person_boxes, s.detector),
             keypoints=functools.partial(predict_crops, s.cpn),
             input_size=size,
+            keypoint_square=s.cpn.keypoint_square,
         )
         cfg = to_dict(load_params(ROOT / params_file).infer_2d)
         with tempfile.TemporaryDirectory() as tmp:

@@ -99,7 +99,8 @@ def predict(args: argparse.Namespace) -> int:
             if params is not None:
                 settings = PredictSettings(
                     params.cr.margin, params.infer_2d.min_person_score,
-                    params.infer_2d.max_pixels, args.batch_size, device,
+                    params.infer_2d.max_pixels, params.infer_2d.refine_passes,
+                    params.infer_2d.person_candidates, args.batch_size, device,
                 )  # fmt: skip
             weights = Weights(lifter, _checkpoint(args, params, "detector"),
                               _checkpoint(args, params, "cpn"))  # fmt: skip

@@ -348,6 +348,8 @@ class Infer2DConfig:
     shard_size: int  # images per shard (each written atomically; a rerun skips finished ones)
     loader_workers: int  # processes decoding images ahead of the networks (0 = in the main one)
     min_person_score: float  # best box below this: no person (fallback: the whole image, flagged)
+    person_candidates: int  # cr: the detector's best boxes the CPN reads; it keeps the likeliest
+    refine_passes: int  # cr: the square drawn again around the CPN's keypoints, this many times
     max_pixels: int  # images with more pixels are refused by name (decompression bombs)
     runner: str  # "threads" (one process) | "dask" (prefect-dask: shards over Dask workers)
     dask_address: str  # "" = a LocalCluster of `dask_workers` workers; else a scheduler address
@@ -364,6 +366,8 @@ class Infer2DConfig:
             raise ConfigError(f"infer_2d.runner: expected one of {RUNNERS}, got {self.runner!r}")
         for key, value, low in (("batch_size", self.batch_size, 1), ("shard_size", self.shard_size, 1),
                                 ("loader_workers", self.loader_workers, 0),
+                                ("refine_passes", self.refine_passes, 0),
+                                ("person_candidates", self.person_candidates, 1),
                                 ("dask_workers", self.dask_workers, 1)):  # fmt: skip
             _at_least(f"infer_2d.{key}", value, low)
         if not 0.0 <= self.min_person_score < 1.0 or self.max_pixels < 1:

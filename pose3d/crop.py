@@ -17,6 +17,7 @@ centre ``(out_size - 1) / 2``.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import cv2
@@ -85,6 +86,68 @@ def crop_box(box_xyxy_px: np.ndarray, margin: float = 0.25) -> Square:
         raise ValueError(f"margin {margin}: expected a finite number > -1")
     side = max(width, height) * (1.0 + margin)
     return Square(float((box[0] + box[2]) / 2), float((box[1] + box[3]) / 2), float(side))
+
+
+@dataclass(frozen=True)
+class KeypointSquare:
+    """How a person's label box sits around their keypoints, so that a box can be drawn again
+    from keypoints alone (the route's refine passes): the box's longest side is `side_ratio`
+    times the keypoints' extent (the longest side of the box around them), and its centre lies
+    `offset_x`, `offset_y` times that extent from the extent's centre. Fitted once per CPN on its
+    training frames (`fit_keypoint_square`) and stored in its checkpoint."""
+
+    side_ratio: float
+    offset_x: float
+    offset_y: float
+
+    def __post_init__(self) -> None:
+        values = (self.side_ratio, self.offset_x, self.offset_y)
+        if not all(math.isfinite(v) for v in values) or self.side_ratio <= 0:
+            raise ValueError(f"keypoint square {values}: expected finite numbers, side_ratio > 0")
+
+
+def _keypoint_extent(kp2d_px: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Centre (N, 2) and longest side (N,) of the box around each row's finite keypoints (NaN
+    where a row has none). Shapes: kp2d_px (N, J, 2)."""
+    kp = np.asarray(kp2d_px, dtype=np.float64)
+    if kp.ndim != 3 or kp.shape[2] != 2:
+        raise ValueError(f"kp2d_px {kp.shape}: expected (N, J, 2)")
+    kp = np.where(np.isfinite(kp).all(axis=2, keepdims=True), kp, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: NaN
+        lo, hi = np.nanmin(kp, axis=1), np.nanmax(kp, axis=1)
+    return (lo + hi) / 2, (hi - lo).max(axis=1)
+
+
+def fit_keypoint_square(kp2d_px: np.ndarray, boxes_xyxy_px: np.ndarray) -> KeypointSquare:
+    """The medians, over the rows with a usable box and keypoints of positive extent, of the
+    box's longest side over the keypoints' extent and of the centres' offset in that extent.
+    Shapes: kp2d_px (N, J, 2), boxes_xyxy_px (N, 4). Raises ValueError when no row is usable."""
+    boxes = np.asarray(boxes_xyxy_px, dtype=np.float64).reshape(-1, 4)
+    centre, extent = _keypoint_extent(kp2d_px)
+    if len(boxes) != len(extent):
+        raise ValueError(f"{len(boxes)} boxes for {len(extent)} rows of keypoints")
+    with np.errstate(invalid="ignore"):
+        side = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+        use = np.isfinite(boxes).all(axis=1) & (side > 0) & (extent > 0)
+    if not use.any():
+        raise ValueError("fit_keypoint_square: no row has both a box and keypoints of some extent")
+    box_centre = (boxes[use, :2] + boxes[use, 2:]) / 2
+    offset = np.median((box_centre - centre[use]) / extent[use, None], axis=0)
+    ratio = float(np.median(side[use] / extent[use]))
+    return KeypointSquare(ratio, float(offset[0]), float(offset[1]))
+
+
+def box_from_keypoints(kp2d_px: np.ndarray, fit: KeypointSquare) -> np.ndarray:
+    """The square box (x0, y0, x1, y1) px that `fit` draws around each row's keypoints, as the
+    label box would sit (`crop_box` then adds the margin); NaN where a row's keypoints have no
+    extent. Shapes: kp2d_px (N, J, 2) -> (N, 4)."""
+    centre, extent = _keypoint_extent(kp2d_px)
+    with np.errstate(invalid="ignore"):
+        extent = np.where(extent > 0, extent, np.nan)
+    middle = centre + np.array([fit.offset_x, fit.offset_y]) * extent[:, None]
+    half = (fit.side_ratio * extent / 2)[:, None]
+    return np.concatenate([middle - half, middle + half], axis=1)
 
 
 def full_image_square(width: int, height: int) -> Square:

@@ -3,9 +3,13 @@
 For every image of ``infer_2d.splits`` (rows of ``extract``'s ``challenge.parquet``): decode it
 (`pose3d.images`: grey, 16-bit and 4-channel images converted), then per variant (the route
 itself is `tasks.route.images`, which `pose3d predict` shares)
-- ``cr``: detect (`tasks.route.detector`), keep the best person box; crop the square around it
-  (`pose3d.crop`, side = longest box side x (1 + ``cr.margin``)) to the CPN's input, run the CPN
-  (`tasks.route.cpn`), map its keypoints back to the image (ICR). No box scoring at least
+- ``cr``: detect (`tasks.route.detector`); crop the square around each of the
+  ``infer_2d.person_candidates`` best person boxes (`pose3d.crop`, side = longest box side x
+  (1 + ``cr.margin``)) to the CPN's input, run the CPN (`tasks.route.cpn`), map its keypoints
+  back to the image (ICR), and keep the box the CPN and the detector find likeliest
+  (`tasks.route.images.route_keypoints`); then ``infer_2d.refine_passes``
+  times draw the square again around those keypoints, as the CPN's training boxes sat around
+  theirs, and run the CPN on it (the cache's box stays the detector's). No box scoring at least
   ``infer_2d.min_person_score``: the fallback is the whole image, as in ``full``, and the row's
   box is null in the cache (the flag);
 - ``full`` (the paper's "w.o. CR"): the whole image, letterboxed into the square that holds it,
@@ -147,7 +151,8 @@ def infer_batch(
     variants = tuple(spec.cfg["variants"])
     rows, images = [i for i, _ in good], [im for _, im in good]
     route = tuple(v for v in variants if v != "gt_box")
-    found = infer_images(images, nets, route, spec.cfg["min_person_score"], spec.margin, timer)
+    found = infer_images(images, nets, route, spec.cfg["min_person_score"], spec.margin, timer,
+                         spec.cfg["refine_passes"], spec.cfg["person_candidates"])  # fmt: skip
     out: BatchOut = {v: (rows, *result) for v, result in found.items()}
     if "gt_box" in variants:
         boxes = spec.boxes_xyxy_px()[rows]
@@ -252,7 +257,9 @@ def load_challenge_images(extract_dir: str | Path, splits: Sequence[str]) -> Cha
     return ChallengeImages(columns, arrays["image_path"][keep].astype(str), kp, box)
 
 
-SHARD_RELEVANT = ("variants", "batch_size", "shard_size", "min_person_score", "max_pixels")
+SHARD_RELEVANT = ("variants", "batch_size", "shard_size", "min_person_score", "refine_passes",
+                  "person_candidates",
+                  "max_pixels")  # fmt: skip
 
 
 def image_digests(paths: Sequence[str]) -> list[str]:

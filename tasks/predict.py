@@ -1,9 +1,9 @@
 """`pose3d predict`: a pipeline run's trained networks on a user's images, folders or videos,
 or a lifter on 2D keypoints the user already has (docs/predict.md).
 
-Images: each frame goes through `tasks.route.images.infer_images`' ``cr`` route (detect, keep the
-best person box, crop-and-resize, CPN, inverse crop; no box scoring ``min_person_score``: the
-whole image, flagged), then `tasks.lifter.inference.predict_lifter`. Keypoints: a keypoint cache
+Images: each frame goes through `tasks.route.images.infer_images`' ``cr`` route (detect,
+crop-and-resize, CPN, inverse crop on the best person boxes, the likeliest kept, refine passes;
+no box scoring ``min_person_score``: the whole image, flagged), then `tasks.lifter.inference.predict_lifter`. Keypoints: a keypoint cache
 (`pose3d.keypoints`) or a JSON file (`pose3d.predictions`) straight into a lifter. Either way the
 result is one JSON file of `pose3d.predictions`' schema, written atomically; inputs that cannot
 be read are named in the log and in its ``errors``, and the rest goes on.
@@ -66,11 +66,14 @@ class Weights:
 @dataclass(frozen=True)
 class PredictSettings:
     """How images are run: crop margin, the score below which nobody counts as found, the
-    largest image accepted, frames per batch, torch device."""
+    largest image accepted, the refine passes and the person candidates
+    (`tasks.route.images.route_keypoints`), frames per batch, torch device."""
 
     margin: float = 0.25
     min_person_score: float = 0.2
     max_pixels: int = 50_000_000
+    refine_passes: int = 2
+    person_candidates: int = 3
     batch_size: int = 8
     device: str = "cpu"
 
@@ -197,7 +200,7 @@ def predict_images(
     for batch in _batches(frames, settings.batch_size):
         images = [f.image_rgb for f in batch]
         out = infer_images(images, nets, ("cr",), settings.min_person_score, settings.margin,
-                           Timer())  # fmt: skip
+                           Timer(), settings.refine_passes, settings.person_candidates)  # fmt: skip
         kp, scores, boxes, person = out["cr"]
         wh = np.array([[im.shape[1], im.shape[0]] for im in images], dtype=np.float64)
         pose = lift(lifter, kp, wh, scores)

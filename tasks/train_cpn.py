@@ -19,8 +19,9 @@ sha256 part of the run's fingerprint); AdamW, linear warm-up then cosine decay, 
 bfloat16 autocast where the device has it natively (the losses in float32). After every epoch
 ``out_dir`` gets, atomically (`tasks.engine`'s checkpoint format and resume rule):
 - ``checkpoint.pt``: model, optimiser, scheduler, epoch, the `CPNConfig`, the backbone weights'
-  path and sha256 and, for inference, the crop margin, the flip test, bf16 and channels_last
-  (`tasks.route.cpn.load_cpn`);
+  path and sha256 and, for inference, the crop margin, the flip test, bf16, channels_last, and
+  how the training frames' label boxes sit around their keypoints (`pose3d.crop.KeypointSquare`,
+  for the route's refine passes) (`tasks.route.cpn.load_cpn`);
 - ``history.csv``: one row per epoch (`HISTORY_FIELDS`); ``val_px_error`` is the mean pixel
   error on an even sample of up to `HISTORY_VAL_IMAGES` held-out frames, without flip test, and
   ``val_left_right_ratio``, ``val_swap_share`` say whether it tells left limbs from right ones
@@ -59,6 +60,7 @@ from pose3d.crop import (
     crop_box,
     crop_image,
     crop_transform,
+    fit_keypoint_square,
     from_crop,
     sample_jitter,
     to_crop,
@@ -300,7 +302,8 @@ def _training(
 ) -> engine.Training:  # fmt: skip
     """The CPN of `cfg` on `device`, AdamW with warm-up and cosine decay, and its checkpoint's
     entries (the config, the backbone weights' file, and what inference repeats: margin, flip
-    test, bf16, channels_last)."""
+    test, bf16, channels_last, the heatmaps' decoding, and how the label boxes sit around the
+    keypoints for the route's refine passes)."""
     net = cpn_config(cfg)
     engine.seed_everything(seed)
     model = CPN(net).to(device)
@@ -314,7 +317,9 @@ def _training(
     config = backbone_weights.by_content({**to_dict(cfg), "margin": margin}, weights)
     run_id = engine.fingerprint(config, seed, __name__, engine.array_digest(train.content_key()))
     extra = {"margin": margin, "flip_test": cfg.flip_test, "bf16": cfg.bf16,
-             "channels_last": cfg.channels_last, "decode": cfg.decode}  # fmt: skip
+             "channels_last": cfg.channels_last, "decode": cfg.decode,
+             "keypoint_square": dataclasses.asdict(fit_keypoint_square(train.kp2d_px,
+                                                                      train.box_xyxy_px))}  # fmt: skip
     entries = {"config": dataclasses.asdict(net), "extra": extra,
                "backbone_weights": backbone_weights.provenance(weights)}  # fmt: skip
     return engine.Training(

@@ -54,7 +54,8 @@ def write_weights(root: Path) -> Path:
     net = cpn_config(tiny_cpn_config())
     save_checkpoint(root / "train_cpn" / CHECKPOINT, {
         "model": CPN(net).state_dict(), "config": dataclasses.asdict(net),
-        "extra": {"margin": 0.25, "flip_test": True},
+        "extra": {"margin": 0.25, "flip_test": True,
+                  "keypoint_square": {"side_ratio": 1.15, "offset_x": 0.0, "offset_y": 0.0}},
     })  # fmt: skip
     write_lifter(root / "train_lifter" / CHECKPOINT)
     return root

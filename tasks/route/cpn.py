@@ -2,7 +2,8 @@
 
 `load_cpn` reads a ``checkpoint.pt`` written by `tasks.train_cpn.train_cpn` (the model's
 `CPNConfig`, its weights, and what training decided for inference: the crop margin it was
-trained with, the flip test, bfloat16 autocast and channels_last). `predict_crops` maps
+trained with, the flip test, bfloat16 autocast, channels_last, and how its training boxes sat
+around the keypoints). `predict_crops` maps
 ``S x S`` RGB crops (``S = input_size``) to keypoints in crop pixels and their heatmap peak
 scores; the caller does the crop-and-resize and its inverse (`pose3d.crop`).
 
@@ -27,6 +28,7 @@ from torch import nn
 from models.cpn import CPN, CPNConfig
 from models.precision import autocast
 from pose3d.config import CPN_DECODERS
+from pose3d.crop import KeypointSquare
 from pose3d.heatmaps import decode_heatmaps, flip_heatmaps, flip_offset_heatmap_px
 from tasks.engine import CheckpointError, load_checkpoint
 
@@ -40,7 +42,8 @@ class LoadedCPN:
     """A CPN in eval mode on its device, with what inference needs: its config (input_size,
     stride), the crop margin it was trained with, the flip test, bfloat16 autocast,
     channels_last and the heatmaps' decoding (`pose3d.config.CPN_DECODERS`) as training chose
-    them."""
+    them, and the box its training frames' labels draw around the keypoints (the route's refine
+    passes)."""
 
     model: nn.Module  # a models.cpn.CPN (anything returning (global maps, refine maps))
     config: CPNConfig
@@ -49,6 +52,7 @@ class LoadedCPN:
     bf16: bool = False
     channels_last: bool = False
     decode: str = "quarter"
+    keypoint_square: KeypointSquare | None = None  # None: trained before refine passes
 
     @property
     def input_size(self) -> int:
@@ -110,13 +114,20 @@ def load_cpn(path: str | Path, device: torch.device | None = None) -> LoadedCPN:
     decode = str(extra.get("decode", "quarter"))  # checkpoints before the option: quarter
     if decode not in CPN_DECODERS:
         raise CheckpointError(f"{path}: unknown heatmap decoding {decode!r}")
+    try:
+        fit = extra.get("keypoint_square")
+        keypoint_square = None if fit is None else KeypointSquare(**fit)
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(
+            f"{path}: bad keypoint square {extra.get('keypoint_square')!r}"
+        ) from err
     model.to(device or torch.device("cpu"))
     if channels_last:
         model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     model.eval()
     return LoadedCPN(
         model, cfg, margin, bool(extra.get("flip_test", False)), bool(extra.get("bf16", False)),
-        channels_last, decode,
+        channels_last, decode, keypoint_square,
     )  # fmt: skip
 
 

@@ -1,9 +1,11 @@
 """The paper's 2D route on images, the part `infer_2d` and `pose3d predict` share: detect the
-person (`tasks.route.detector`), crop the square around the best box and resize it to the
+person (`tasks.route.detector`), crop the square around a person box and resize it to the
 CPN's input (CR, `pose3d.crop`), run the CPN (`tasks.route.cpn`), and map its keypoints back
-to the image (ICR); or, for the paper's "w.o. CR" (``full``), the whole image letterboxed into
-its square; or, for the error budget (``gt_box``), the same CR around given (label) boxes instead
-of the detector's. Also the digests that name a checkpoint in the caches and predictions made
+to the image (ICR). Two steps beyond the paper (`route_keypoints`): the CPN reads the
+detector's few best boxes and keeps the likeliest, then the square is drawn again around its
+keypoints and the CPN runs once more (refine passes). Or, for the paper's "w.o. CR" (``full``),
+the whole image letterboxed into its square; or, for the error budget (``gt_box``), the same CR
+around given (label) boxes instead of the detector's. Also the digests that name a checkpoint in the caches and predictions made
 with it.
 """
 
@@ -19,25 +21,37 @@ from pathlib import Path
 
 import numpy as np
 
-from pose3d.crop import Square, crop_box, crop_image, crop_transform, from_crop, full_image_square
+from pose3d.crop import (
+    KeypointSquare,
+    Square,
+    box_from_keypoints,
+    crop_box,
+    crop_image,
+    crop_transform,
+    from_crop,
+    full_image_square,
+)
 from pose3d.images import BadImage
 from pose3d.skeleton import NUM_JOINTS
 from tasks.route.frames import read_rgb
 
 FILL = 0.0  # crop pixels outside the image
+MAX_RESIZE = 1.5  # refine passes keep the side within this factor of the detected square's
 
-Detect = Callable[[list[np.ndarray]], list[tuple[np.ndarray, float] | None]]
+Detect = Callable[[list[np.ndarray]], list[list[tuple[np.ndarray, float]]]]
 Keypoints = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass(frozen=True)
 class Networks:
-    """The two networks as functions: `detect` (RGB images -> best person box and score, or
-    None) and `keypoints` (crops (N, S, S, 3) uint8 RGB -> crop px (N, 17, 2), scores (N, 17))."""
+    """The two networks as functions: `detect` (RGB images -> each image's person boxes and
+    scores, best first; empty where none) and `keypoints` (crops (N, S, S, 3) uint8 RGB -> crop px (N, 17, 2), scores (N, 17)),
+    with how the CPN's training boxes sat around the keypoints (`keypoint_square`)."""
 
     detect: Detect | None
     keypoints: Keypoints
     input_size: int
+    keypoint_square: KeypointSquare | None = None  # the CPN's; needed by refine passes
 
 
 @dataclass
@@ -49,46 +63,108 @@ class Timer:
     total: float = 0.0
 
 
-def square_for(
-    variant: str, width: int, height: int, detection: tuple[np.ndarray, float] | None,
-    min_score: float, margin: float,
-) -> tuple[Square, np.ndarray]:  # fmt: skip
-    """The square the CPN sees and the box to store (NaN: none, the whole image was used)."""
-    no_box = np.full(4, np.nan)
-    if variant == "full" or detection is None or detection[1] < min_score:
-        return full_image_square(width, height), no_box
-    box = np.asarray(detection[0], dtype=np.float64)
-    if not (np.isfinite(box).all() and box[2] > box[0] and box[3] > box[1]):
-        return full_image_square(width, height), no_box
-    return crop_box(box, margin), box
-
-
 def infer_images(
     images: Sequence[np.ndarray], nets: Networks, variants: Sequence[str], min_score: float,
-    margin: float, timer: Timer,
+    margin: float, timer: Timer, refine_passes: int = 0, candidates: int = 1,
 ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:  # fmt: skip
-    """Both variants for a batch of RGB images. Returns variant -> (kp2d_px (N, 17, 2) image px,
-    scores (N, 17), box_xyxy_px (N, 4) NaN = none, person score (N,) NaN = no detector)."""
-    detections: list[tuple[np.ndarray, float] | None] = [None] * len(images)
-    if "cr" in variants:
-        if nets.detect is None:
-            raise ValueError("infer_2d: the cr variant needs a detector")
-        t0 = time.perf_counter()
-        detections = nets.detect(list(images))
-        timer.detect += time.perf_counter() - t0
+    """The ``cr`` and ``full`` variants for a batch of RGB images (`route_keypoints` and the
+    whole image letterboxed). Returns variant -> (kp2d_px (N, 17, 2) image px, scores (N, 17),
+    box_xyxy_px (N, 4) NaN = none, person score (N,) NaN = no detector)."""
+    if refine_passes < 0 or candidates < 1:
+        raise ValueError(
+            f"refine_passes {refine_passes}, candidates {candidates}: expected >= 0, >= 1"
+        )
+    if refine_passes and "cr" in variants and nets.keypoint_square is None:
+        raise ValueError(
+            "refine passes need the CPN checkpoint's keypoint square, which checkpoints trained "
+            "before them lack: retrain the CPN (dvc repro train_cpn) or set "
+            "infer_2d.refine_passes: 0"
+        )
     out = {}
     for variant in variants:
-        squares, boxes = [], []
-        for image, det in zip(images, detections, strict=True):
-            height, width = image.shape[:2]
-            square, box = square_for(variant, width, height, det, min_score, margin)
-            squares.append(square)
-            boxes.append(box)
+        if variant == "cr":
+            if nets.detect is None:
+                raise ValueError("infer_2d: the cr variant needs a detector")
+            t0 = time.perf_counter()
+            people = nets.detect(list(images))
+            timer.detect += time.perf_counter() - t0
+            out[variant] = route_keypoints(images, people, nets, min_score, margin, timer,
+                                           candidates, refine_passes)  # fmt: skip
+            continue
+        squares = [full_image_square(im.shape[1], im.shape[0]) for im in images]
         kp, scores = keypoints_in_squares(images, squares, nets, timer)
-        person = np.array([np.nan if d is None else d[1] for d in detections])
-        if variant == "full":
-            person = np.full(len(images), np.nan)
-        out[variant] = (kp, scores, np.stack(boxes), person)
+        none = np.full(len(images), np.nan)
+        out[variant] = (kp, scores, np.full((len(images), 4), np.nan), none)
+    return out
+
+
+def route_keypoints(
+    images: Sequence[np.ndarray], people: Sequence[Sequence[tuple[np.ndarray, float]]],
+    nets: Networks, min_score: float, margin: float, timer: Timer, candidates: int,
+    refine_passes: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """The paper's route on each image given its person boxes (best first): the square around
+    each of its `candidates` best boxes scoring `min_score` (CR), the CPN on each, and the box
+    whose ``sqrt(detector score) x mean keypoint score`` is highest kept (with one candidate,
+    the detector's best box); no such box: the whole image, and no box. Then, where a box was
+    kept, `refine_passes` times the square drawn again around the keypoints (`refine_squares`).
+    Returns kp2d_px (N, 17, 2) image px, scores (N, 17), box_xyxy_px (N, 4) NaN = none (the
+    kept detector box, also after refine passes), person score (N,) (the kept box's, else the
+    best box's below `min_score`, else NaN)."""
+    owner, squares, boxes, det_scores = [], [], [], []
+    person = np.full(len(images), np.nan)
+    for i, (image, found) in enumerate(zip(images, people, strict=True)):
+        if found:
+            person[i] = found[0][1]
+        kept = [(np.asarray(b, np.float64), s) for b, s in found[:candidates] if s >= min_score]
+        kept = [(b, s) for b, s in kept if has_box(b)[0]]
+        if not kept:
+            kept = [(np.full(4, np.nan), np.nan)]
+        for box, score in kept:
+            owner.append(i)
+            boxes.append(box)
+            det_scores.append(score)
+            squares.append(crop_box(box, margin) if np.isfinite(score)
+                           else full_image_square(image.shape[1], image.shape[0]))  # fmt: skip
+    kp_all, scores_all = keypoints_in_squares([images[i] for i in owner], squares, nets, timer)
+    rows = np.asarray(owner)
+    choice = np.sqrt(np.nan_to_num(det_scores, nan=1.0)) * np.clip(scores_all.mean(axis=1), 0, None)
+    pick = np.array(
+        [np.flatnonzero(rows == i)[np.argmax(choice[rows == i])] for i in range(len(images))]
+    )
+    kp, scores = kp_all[pick], scores_all[pick]
+    box = np.stack(boxes)[pick]
+    person = np.where(np.isfinite(box).all(axis=1), np.asarray(det_scores)[pick], person)
+    found_rows = np.flatnonzero(has_box(box)).tolist()
+    if refine_passes and found_rows and nets.keypoint_square is not None:
+        picked = [images[i] for i in found_rows]
+        detected = [squares[p] for p in pick[found_rows]]
+        for _ in range(refine_passes):
+            redrawn = refine_squares(kp[found_rows], detected, nets.keypoint_square, margin)
+            kp[found_rows], scores[found_rows] = keypoints_in_squares(picked, redrawn, nets, timer)
+    return kp, scores, box, person
+
+
+def refine_squares(
+    kp2d_px: np.ndarray, detected: Sequence[Square], fit: KeypointSquare, margin: float
+) -> list[Square]:
+    """The CR square drawn again around each row's keypoints as the CPN's training label boxes
+    sat around theirs (`pose3d.crop.box_from_keypoints`, then `crop_box` with `margin`): a
+    detector's box off the person's centre, too large or too small, gives the CPN a second look
+    at the person framed as in training. The side stays within `MAX_RESIZE` times the detected
+    square's either way (joints bunched on one spot or spread to the crop's corners, as an
+    untrained or lost CPN puts them, would shrink the square to nothing or grow it each pass);
+    rows whose keypoints have no extent keep the detected square.
+    Shapes: kp2d_px (N, 17, 2) image px, N squares -> N squares."""
+    boxes = box_from_keypoints(kp2d_px, fit)
+    out = []
+    for box, usable, first in zip(boxes, has_box(boxes), detected, strict=True):
+        if not usable:
+            out.append(first)
+            continue
+        new = crop_box(box, margin)
+        side = min(max(new.side, first.side / MAX_RESIZE), first.side * MAX_RESIZE)
+        out.append(Square(new.cx, new.cy, side))
     return out
 
 
@@ -153,15 +229,16 @@ def load_networks(detector: str, cpn: str, device: str, need_detector: bool) -> 
     import torch
 
     from tasks.route.cpn import load_cpn, predict_crops
-    from tasks.route.detector import detect_best_boxes, load_detector
+    from tasks.route.detector import detect_person_boxes, load_detector
 
     dev = torch.device(device)
     pose = load_cpn(cpn, dev)
     det = load_detector(detector, dev) if need_detector else None
     return Networks(
-        detect=None if det is None else functools.partial(detect_best_boxes, det),
+        detect=None if det is None else functools.partial(detect_person_boxes, det),
         keypoints=functools.partial(predict_crops, pose),
         input_size=int(pose.input_size),
+        keypoint_square=pose.keypoint_square,
     )
 
 

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import astuple
+
 import numpy as np
 import pytest
 
 from pose3d.crop import (
     CropJitter,
+    KeypointSquare,
     Square,
     apply_affine,
+    box_from_keypoints,
     crop_box,
     crop_image,
     crop_transform,
+    fit_keypoint_square,
     from_crop,
     full_image_square,
     invert_affine,
@@ -171,3 +176,32 @@ def test_bad_inputs_name_the_argument() -> None:
         full_image_square(0, 10)
     with pytest.raises(ValueError, match="points"):
         apply_affine(np.zeros((17, 3)), np.zeros((2, 3)))
+
+
+def test_keypoint_square_fit_recovers_how_boxes_sit_and_draws_them_again() -> None:
+    rng = np.random.default_rng(3)
+    kp = rng.uniform(0, 1, (40, 17, 2)) * rng.uniform(20, 200, (40, 1, 2)) + rng.uniform(
+        0, 500, (40, 1, 2)
+    )
+    lo, hi = kp.min(axis=1), kp.max(axis=1)
+    extent = (hi - lo).max(axis=1)
+    centre = (lo + hi) / 2 + np.array([0.03, -0.06]) * extent[:, None]
+    long_side = 1.2 * extent  # the box's longest side; its other side is shorter
+    boxes = np.concatenate([centre - [0.3, 0.5] * long_side[:, None],
+                            centre + [0.3, 0.5] * long_side[:, None]], axis=1)  # fmt: skip
+    fit = fit_keypoint_square(kp, boxes)
+    assert astuple(fit) == pytest.approx((1.2, 0.03, -0.06))
+    drawn = box_from_keypoints(kp, fit)
+    for box, again in zip(boxes, drawn, strict=True):
+        want, got = crop_box(box, 0.25), crop_box(again, 0.25)
+        assert (got.cx, got.cy, got.side) == pytest.approx((want.cx, want.cy, want.side))
+    # a row with one finite joint has no extent: no box, and it does not count in a fit
+    kp[0, 1:] = np.nan
+    assert np.isnan(box_from_keypoints(kp[:2], fit)[0]).all()
+    assert np.isfinite(box_from_keypoints(kp[:2], fit)[1]).all()
+    boxes[1] = np.nan
+    assert astuple(fit_keypoint_square(kp, boxes)) == pytest.approx(astuple(fit))
+    with pytest.raises(ValueError, match="no row"):
+        fit_keypoint_square(kp[:2], boxes[:2])
+    with pytest.raises(ValueError, match="side_ratio"):
+        KeypointSquare(0.0, 0.0, 0.0)

@@ -14,7 +14,14 @@ import pytest
 import torch
 
 from pose3d.config import CRConfig, Infer2DConfig
-from pose3d.crop import crop_box, crop_transform, from_crop, full_image_square
+from pose3d.crop import (
+    KeypointSquare,
+    Square,
+    crop_box,
+    crop_transform,
+    from_crop,
+    full_image_square,
+)
 from pose3d.frames import frames_table, write_frames
 from pose3d.keypoints import Producer, keypoints_to_arrays, read_keypoints
 from tasks.infer_2d import (
@@ -26,8 +33,17 @@ from tasks.infer_2d import (
     shard_specs,
     work_key,
 )
+from tasks.route.detector import person_boxes
 from tasks.route.frames import write_images_table
-from tasks.route.images import Networks, Timer, infer_images, infer_label_boxes
+from tasks.route.images import (
+    MAX_RESIZE,
+    Networks,
+    Timer,
+    infer_images,
+    infer_label_boxes,
+    refine_squares,
+    route_keypoints,
+)
 
 SIZE = 64
 BOX = np.array([30.0, 20.0, 50.0, 100.0])
@@ -42,7 +58,7 @@ def _centre_keypoints(crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _nets(score: float = 0.9) -> Networks:
     return Networks(
-        detect=lambda images: [(BOX.copy(), score) for _ in images],
+        detect=lambda images: [[(BOX.copy(), score)] for _ in images],
         keypoints=_centre_keypoints,
         input_size=SIZE,
     )
@@ -51,8 +67,8 @@ def _nets(score: float = 0.9) -> Networks:
 def _cfg(**changes: object) -> Infer2DConfig:
     cfg = Infer2DConfig(
         splits=("Val",), variants=("cr", "full"), batch_size=2, shard_size=3, loader_workers=1,
-        min_person_score=0.2, max_pixels=10_000_000, runner="threads", dask_address="",
-        dask_workers=2,
+        min_person_score=0.2, person_candidates=1, refine_passes=0, max_pixels=10_000_000,
+        runner="threads", dask_address="", dask_workers=2,
     )  # fmt: skip
     return dataclasses.replace(cfg, **changes)  # type: ignore[arg-type]
 
@@ -91,7 +107,7 @@ def test_icr_inverts_cr_for_any_crop_coordinates() -> None:
 
 def test_a_weak_or_missing_detection_falls_back_to_the_whole_image_and_is_flagged() -> None:
     image = np.zeros((100, 100, 3), np.uint8)
-    for nets in (_nets(score=0.1), dataclasses.replace(_nets(), detect=lambda ims: [None])):
+    for nets in (_nets(score=0.1), dataclasses.replace(_nets(), detect=lambda ims: [[]])):
         kp, _, box, _ = infer_images([image], nets, ("cr",), 0.2, 0.25, Timer())["cr"]
         assert np.isnan(box).all()  # the flag: no box
         centre = full_image_square(100, 100)
@@ -258,3 +274,103 @@ def test_weights_digest_follows_the_weights_not_the_training_history(tmp_path: P
     changed = dict(weights, **{"conv.weight": weights["conv.weight"] + 1e-6})
     save_checkpoint(tmp_path / "other.pt", {"model": changed, "config": {"width": 3}})
     assert weights_digest(tmp_path / "other.pt") != weights_digest(paths[0])
+
+
+def test_refine_passes_draw_the_square_again_around_the_keypoints() -> None:
+    """A stand-in CPN that finds a bright rectangle (the person) in its crop: joint 0 on its
+    top-left corner, joint 1 on its bottom-right, the rest on its centre. The detector's box is
+    too large and off the person's centre; one refine pass must give the CPN the person centred
+    in a square of the person's longest side x `side_ratio` x (1 + margin)."""
+    image = np.zeros((200, 200, 3), np.uint8)
+    image[60:141, 100:141] = 255  # the person: x 100..140, y 60..140 (pixel centres)
+    blank = np.zeros_like(image)
+    seen: list[np.ndarray] = []
+
+    def bright_rectangle(crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        seen.append(crops)
+        kp = np.zeros((len(crops), 17, 2))
+        for i, crop in enumerate(crops):
+            ys, xs = np.nonzero(crop[:, :, 0] > 127)
+            if len(xs) == 0:
+                kp[i] = (SIZE - 1) / 2
+                continue
+            kp[i] = [(xs.min() + xs.max()) / 2, (ys.min() + ys.max()) / 2]
+            kp[i, 0], kp[i, 1] = [xs.min(), ys.min()], [xs.max(), ys.max()]
+        return kp, np.full((len(crops), 17), 0.5)
+
+    detected = np.array([90.0, 40.0, 170.0, 150.0])
+    nets = Networks(
+        detect=lambda images: [[(detected.copy(), 0.9)], []][: len(images)],
+        keypoints=bright_rectangle, input_size=SIZE,
+        keypoint_square=KeypointSquare(side_ratio=1.0, offset_x=0.0, offset_y=0.0),
+    )  # fmt: skip
+    kp, _, box, _ = infer_images([image, blank], nets, ("cr",), 0.2, 0.25, Timer(), 1)["cr"]
+    assert [len(c) for c in seen] == [2, 1]  # the image without a person is not refined
+    ys, xs = np.nonzero(seen[1][0, :, :, 0] > 127)
+    centre = (SIZE - 1) / 2
+    assert abs((xs.min() + xs.max()) / 2 - centre) <= 1.0
+    assert abs((ys.min() + ys.max()) / 2 - centre) <= 1.0
+    assert (ys.max() - ys.min()) == pytest.approx(SIZE / 1.25, abs=2.0)  # 80 px of a 100 px side
+    np.testing.assert_allclose(kp[0, :2], [[100, 60], [140, 140]], atol=2.0)
+    np.testing.assert_array_equal(box[0], detected)  # the cache keeps the detector's box
+    assert np.isnan(box[1]).all()
+
+    no_square = dataclasses.replace(nets, keypoint_square=None)
+    with pytest.raises(ValueError, match="infer_2d.refine_passes: 0"):
+        infer_images([image], no_square, ("cr",), 0.2, 0.25, Timer(), 1)
+    seen.clear()
+    infer_images([image], no_square, ("cr",), 0.2, 0.25, Timer(), 0)
+    assert len(seen) == 1
+
+
+def test_a_refine_pass_keeps_the_square_where_the_joints_bunch_or_vanish() -> None:
+    fit = KeypointSquare(side_ratio=1.2, offset_x=0.0, offset_y=0.0)
+    old = [Square(50.0, 50.0, 100.0)] * 3
+    kp = np.full((3, 17, 2), 40.0)
+    kp[0, 0] = 40.001  # all on one spot: the square would shrink to nothing
+    kp[1] = np.nan  # none found: the square stays as it was
+    kp[2, :, 1] = np.linspace(0.0, 1000.0, 17)  # spread far beyond the square
+    bunched, lost, spread = refine_squares(kp, old, fit, 0.25)
+    assert bunched.side == pytest.approx(100.0 / MAX_RESIZE)
+    assert (bunched.cx, bunched.cy) == pytest.approx((40.0, 40.0), abs=0.01)
+    assert lost == old[1]
+    assert spread.side == pytest.approx(100.0 * MAX_RESIZE) and spread.cy == pytest.approx(500.0)
+
+
+def test_the_cpn_picks_among_the_detectors_candidates_the_box_with_a_person() -> None:
+    """The detector's best box holds nothing, its second the person: the stand-in CPN's joint
+    scores are the share of bright pixels in its crop. With one candidate the route keeps the
+    best box; with two, the person's; a box under min_person_score is never a candidate."""
+    image = np.zeros((200, 200, 3), np.uint8)
+    image[120:181, 20:61] = 255  # the person
+    empty, person = np.array([120.0, 10.0, 180.0, 90.0]), np.array([15.0, 115.0, 65.0, 185.0])
+
+    def brightness(crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        share = (crops[:, :, :, 0] > 127).mean(axis=(1, 2))
+        return np.full((len(crops), 17, 2), (SIZE - 1) / 2), np.repeat(share[:, None], 17, 1)
+
+    def nets(boxes: list[tuple[np.ndarray, float]]) -> Networks:
+        return Networks(lambda images: [list(boxes)], brightness, SIZE)
+
+    found = [(empty, 0.6), (person, 0.4)]
+    for candidates, want_box, want_score in ((1, empty, 0.6), (2, person, 0.4), (3, person, 0.4)):
+        kp, _, box, score = route_keypoints([image], [found], nets(found), 0.2, 0.25, Timer(),
+                                            candidates, 0)  # fmt: skip
+        np.testing.assert_array_equal(box[0], want_box)
+        assert score[0] == pytest.approx(want_score)
+        np.testing.assert_allclose(kp[0], np.tile((want_box[:2] + want_box[2:]) / 2, (17, 1)))
+    weak = [(empty, 0.6), (person, 0.1)]
+    _, _, box, _ = route_keypoints([image], [weak], nets(weak), 0.2, 0.25, Timer(), 2, 0)
+    np.testing.assert_array_equal(box[0], empty)
+
+
+def test_person_boxes_are_the_person_detections_best_first() -> None:
+    detections = {
+        "boxes": torch.tensor([[0.0, 0, 1, 1], [1, 1, 2, 2], [2, 2, 3, 3], [3, 3, 4, 4]]),
+        "scores": torch.tensor([0.3, 0.9, 0.5, 0.7]),
+        "labels": torch.tensor([1, 2, 1, 1]),
+    }
+    found = person_boxes(detections)
+    assert [s for _, s in found] == pytest.approx([0.7, 0.5, 0.3])
+    np.testing.assert_array_equal(found[0][0], [3, 3, 4, 4])
+    assert person_boxes({**detections, "labels": torch.tensor([2, 2, 2, 2])}) == []

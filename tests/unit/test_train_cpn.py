@@ -18,7 +18,7 @@ from torchvision.models import resnet18, resnet34
 
 from models.cpn import CPN, CPNConfig
 from pose3d.config import ConfigError
-from pose3d.crop import CropJitter, from_crop
+from pose3d.crop import CropJitter, fit_keypoint_square, from_crop
 from pose3d.heatmaps import decode_heatmaps
 from pose3d.skeleton import flip_lr
 from tasks.engine import CheckpointError, save_checkpoint
@@ -170,6 +170,7 @@ def test_train_writes_loads_and_predicts(tmp_path: Path) -> None:
     assert cpn.config == cpn_config(cfg) and cpn.margin == 0.3 and cpn.flip_test
     assert cpn.channels_last and cpn.bf16 and not cpn.model.training and cpn.decode == "dark"
     assert first.metrics["decode_dark"] == 1.0
+    assert cpn.keypoint_square == fit_keypoint_square(train.kp2d_px, train.box_xyxy_px)
     crops = np.random.default_rng(0).integers(0, 255, (3, 64, 64, 3), dtype=np.uint8)
     kp, scores = predict_crops(cpn, crops)
     assert kp.shape == (3, 17, 2) and scores.shape == (3, 17)
@@ -191,6 +192,15 @@ def test_train_writes_loads_and_predicts(tmp_path: Path) -> None:
     save_checkpoint(tmp_path / "odd.pt", state)
     with pytest.raises(CheckpointError, match="odd.pt.*soft-argmax"):
         load_cpn(tmp_path / "odd.pt")
+    # a checkpoint from before refine passes has no keypoint square; a broken one is refused
+    state["extra"]["decode"] = "dark"
+    del state["extra"]["keypoint_square"]
+    save_checkpoint(tmp_path / "older.pt", state)
+    assert load_cpn(tmp_path / "older.pt").keypoint_square is None
+    state["extra"]["keypoint_square"] = {"side_ratio": -1.0, "offset_x": 0.0, "offset_y": 0.0}
+    save_checkpoint(tmp_path / "square.pt", state)
+    with pytest.raises(CheckpointError, match="square.pt.*keypoint square"):
+        load_cpn(tmp_path / "square.pt")
 
 
 def test_refuses_a_challenge_val_subject(tmp_path: Path) -> None:
