@@ -16,7 +16,8 @@ presets and the choice of the box to crop.
   Preset ``"ssdlite"``: the same without the photometric distortion and the zoom out.
   `eval_transform`: the conversion to a float image only.
 - `detection_sample`: an (image, target) pair in the form both transforms and the model take.
-- `best_person_box`: the highest-scoring person detection of one image, as numpy.
+- `person_boxes`: the person detections of one image, best first, as numpy; `best_person_box`
+  the first of them.
 """
 
 from __future__ import annotations
@@ -199,23 +200,26 @@ def detection_sample(
     return image, target
 
 
-def best_person_box(
+def person_boxes(
     detections: Mapping[str, torch.Tensor], person_label: int = PERSON_LABEL
-) -> tuple[np.ndarray, float] | None:
-    """The highest-scoring detection labelled `person_label` in one image's detections (the
-    model's eval output for that image), or None when there is none.
+) -> list[tuple[np.ndarray, float]]:
+    """Every detection labelled `person_label` in one image's detections (the model's eval
+    output for that image), highest score first (ties in the detector's order).
 
-    Shapes: boxes (K, 4) XYXY px, scores (K,), labels (K,) -> (box_xyxy_px (4,), score).
+    Shapes: boxes (K, 4) XYXY px, scores (K,), labels (K,) -> [(box_xyxy_px (4,), score)].
     """
     for key in ("boxes", "scores", "labels"):
         if key not in detections:
             raise ValueError(f"detections: missing key {key!r} (expected boxes, scores, labels)")
-    people = detections["labels"] == person_label
-    if not bool(people.any()):
-        return None
-    scores = torch.where(
-        people, detections["scores"], torch.full_like(detections["scores"], -torch.inf)
-    )
-    best = int(torch.argmax(scores))
-    box_xyxy_px = detections["boxes"][best].detach().cpu().double().numpy()
-    return box_xyxy_px, float(detections["scores"][best])
+    people = torch.nonzero(detections["labels"] == person_label).flatten()
+    order = people[torch.sort(detections["scores"][people], descending=True, stable=True).indices]
+    boxes = detections["boxes"].detach().cpu().double().numpy()
+    return [(boxes[int(i)], float(detections["scores"][int(i)])) for i in order]
+
+
+def best_person_box(
+    detections: Mapping[str, torch.Tensor], person_label: int = PERSON_LABEL
+) -> tuple[np.ndarray, float] | None:
+    """The highest-scoring of `person_boxes`, or None when there is none."""
+    found = person_boxes(detections, person_label)
+    return found[0] if found else None

@@ -5,9 +5,8 @@ architecture's own (SSDlite only: its default boxes are laid out from the featur
 so they follow the input; SSD300's are tied to 300 px steps). `load_detector` reads a
 ``checkpoint.pt`` written by `tasks.train_detector` (the detector config, the input side and
 channels_last in its ``config``); `detect` gives every detection of a list of RGB images and
-`detect_best_boxes` the best person box of each, `detect_person_boxes` all of each image's person
-boxes best first, in the original images' pixels. The route (`tasks.route.images`) calls
-`load_detector` and `detect_person_boxes`.
+`detect_person_boxes` each image's person boxes, best first (`models.ssd.person_boxes`), in its
+own pixels. The route (`tasks.route.images`) calls `load_detector` and `detect_person_boxes`.
 """
 
 from __future__ import annotations
@@ -22,11 +21,10 @@ import numpy as np
 import torch
 from torchvision.models import detection
 
-from models.ssd import PERSON_LABEL, DetectorConfig, best_person_box, build_detector
+from models.ssd import DetectorConfig, build_detector, person_boxes
 from tasks.engine import CheckpointError, load_checkpoint
 
 NATIVE_SIZE = {"ssdlite320_mobilenet_v3_large": 320, "ssd300_vgg16": 300}
-BestBox = tuple[np.ndarray, float] | None
 PersonBox = tuple[np.ndarray, float]  # box_xyxy_px (4,), score
 
 
@@ -123,27 +121,6 @@ def detect(
             for d in det.model(batch):
                 out.append({k: v.cpu() for k, v in d.items()})
     return out
-
-
-def detect_best_boxes(
-    det: LoadedDetector, images_rgb: list[np.ndarray], batch_size: int = 16
-) -> list[BestBox]:
-    """The highest-scoring person box of each image, as (box_xyxy_px (4,), score) in the
-    original image's pixels, or None where the detector finds no person above its
-    score threshold."""
-    return [best_person_box(d) for d in detect(det, images_rgb, batch_size)]
-
-
-def person_boxes(
-    detections: Mapping[str, torch.Tensor], person_label: int = PERSON_LABEL
-) -> list[PersonBox]:
-    """Every detection labelled `person_label` in one image's detections (the model's eval
-    output), highest score first (ties in the detector's order), as (box_xyxy_px (4,), score)."""
-    people = torch.nonzero(detections["labels"] == person_label).flatten()
-    scores = detections["scores"][people]
-    order = people[torch.sort(scores, descending=True, stable=True).indices]
-    boxes = detections["boxes"].detach().cpu().double().numpy()
-    return [(boxes[int(i)], float(detections["scores"][int(i)])) for i in order]
 
 
 def detect_person_boxes(

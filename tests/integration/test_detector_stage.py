@@ -14,7 +14,7 @@ import yaml
 
 from flows.train_detector import train_detector_flow
 from pose3d.config import apply_overrides, load_raw
-from tasks.route.detector import detect_best_boxes, load_detector
+from tasks.route.detector import detect_person_boxes, load_detector
 from tasks.route.frames import read_rgb
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -52,4 +52,4 @@ def test_flow_trains_and_scores(params_file: Path, tmp_path: Path, prefect_harne
     det = load_detector(out / "checkpoint.pt")
     assert det.image_size == 64 and det.model.transform.fixed_size == (64, 64)
     image = read_rgb(next((tmp_path / "extract" / "h36m_images" / "S8").glob("*.jpg")))
-    assert len(detect_best_boxes(det, [image, image])) == 2
+    assert len(detect_person_boxes(det, [image, image])) == 2

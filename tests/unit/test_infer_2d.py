@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from models.ssd import person_boxes
 from pose3d.config import CRConfig, Infer2DConfig
 from pose3d.crop import (
     KeypointSquare,
@@ -33,7 +34,6 @@ from tasks.infer_2d import (
     shard_specs,
     work_key,
 )
-from tasks.route.detector import person_boxes
 from tasks.route.frames import write_images_table
 from tasks.route.images import (
     MAX_RESIZE,

@@ -21,7 +21,7 @@ from tasks.engine import save_checkpoint
 from tasks.route.detector import (
     checkpoint_config,
     detect,
-    detect_best_boxes,
+    detect_person_boxes,
     load_detector,
     sized_detector,
 )
@@ -111,7 +111,7 @@ def test_checkpoint_round_trip_detects_in_original_pixels(tmp_path: Path) -> Non
         rng.integers(0, 255, (48, 64, 3), np.uint8),
         rng.integers(0, 255, (90, 70, 3), np.uint8),
     ]
-    best = detect_best_boxes(det, images, batch_size=1)
+    best = [found[0] for found in detect_person_boxes(det, images, batch_size=1)]
     with torch.no_grad():
         direct = model([torch.from_numpy(im).permute(2, 0, 1).float() / 255 for im in images])
     for found, ref, image in zip(best, direct, images, strict=True):
@@ -124,7 +124,7 @@ def test_checkpoint_round_trip_detects_in_original_pixels(tmp_path: Path) -> Non
         assert 0 <= box[0] <= box[2] <= width and 0 <= box[1] <= box[3] <= height
     assert len(detect(det, [])) == 0
     with pytest.raises(ValueError, match="uint8"):
-        detect_best_boxes(det, [np.zeros((8, 8), np.uint8)])
+        detect_person_boxes(det, [np.zeros((8, 8), np.uint8)])
 
 
 def _tiny_cfg(repo_root: Path, *overrides: str) -> TrainDetectorConfig:
