@@ -22,6 +22,7 @@ from pose3d.crop import crop_box, full_image_square
 from pose3d.frames import frames_arrays, read_frames, write_frames
 from pose3d.keypoints import keypoints_to_arrays, read_keypoints
 from tasks.route.frames import load_frames_2d, write_images_table
+from tasks.route.images import MAX_RESIZE
 from tasks.train_cpn import train_cpn
 from tasks.train_detector import train_detector
 
@@ -133,23 +134,29 @@ def test_real_photos_and_human36m_frames_run_through_the_2d_path(
 ) -> None:
     """The 4 real Human3.6M frames and 4 COCO photos (any size, read in place, never copied):
     every image gets a row of the cache in its own pixels. Accuracy is not asserted: these
-    networks saw a few synthetic frames only."""
+    networks saw a few synthetic frames only, and spread their joints over the whole crop."""
     photos = sorted((shared_data / "coco_samples").glob("*.jpg"))
     frames = sorted((shared_data / "challenge_sample" / "Val" / "IMG").glob("*.jpg"))
     write_images_table([*photos, *frames], trained / "real_extract", split="Val")
-    params = _params(repo_root, trained, "real", f"paths.extract={trained / 'real_extract'}",
-                     "infer_2d.splits=[Val]")  # fmt: skip
-    metrics = infer_2d_flow(params_path=str(params))
-    assert metrics["images"] == 8 and metrics["bad_images"] == 0
-    for variant in ("cr", "full"):
-        arrays = keypoints_to_arrays(read_keypoints(trained / "real" / f"{variant}.parquet"))
-        assert list(arrays.frame) == list(range(1, 9))
-        assert np.isfinite(arrays.kp2d_px).all()
-        for kp, box, (w, h) in zip(
-            arrays.kp2d_px, arrays.box_xyxy_px, arrays.image_wh, strict=True
-        ):
-            # ICR lands inside the square that was cropped (it may reach outside the image)
-            has_box = variant == "cr" and np.isfinite(box).all()
-            square = crop_box(box, CR_MARGIN) if has_box else full_image_square(int(w), int(h))
-            lo = np.array([square.cx, square.cy]) - square.side / 2 - 1.0
-            assert ((kp >= lo) & (kp <= lo + square.side + 2.0)).all(), (variant, box, kp)
+    for out, refine in (("real", 2), ("real_paper", 0)):
+        params = _params(repo_root, trained, out, f"paths.extract={trained / 'real_extract'}",
+                         "infer_2d.splits=[Val]", f"infer_2d.refine_passes={refine}")  # fmt: skip
+        metrics = infer_2d_flow(params_path=str(params))
+        assert metrics["images"] == 8 and metrics["bad_images"] == 0
+        for variant in ("cr", "full"):
+            arrays = keypoints_to_arrays(read_keypoints(trained / out / f"{variant}.parquet"))
+            assert list(arrays.frame) == list(range(1, 9))
+            assert np.isfinite(arrays.kp2d_px).all()
+            for kp, box, (w, h) in zip(
+                arrays.kp2d_px, arrays.box_xyxy_px, arrays.image_wh, strict=True
+            ):
+                has_box = variant == "cr" and np.isfinite(box).all()
+                square = crop_box(box, CR_MARGIN) if has_box else full_image_square(int(w), int(h))
+                if has_box and refine:
+                    # a refine pass crops a square up to MAX_RESIZE times the detected one's side
+                    extent = kp.max(axis=0) - kp.min(axis=0)
+                    assert (extent <= square.side * MAX_RESIZE + 2.0).all(), (box, kp)
+                    continue
+                # ICR lands inside the square that was cropped (it may reach outside the image)
+                lo = np.array([square.cx, square.cy]) - square.side / 2 - 1.0
+                assert ((kp >= lo) & (kp <= lo + square.side + 2.0)).all(), (variant, box, kp)
