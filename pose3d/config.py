@@ -91,6 +91,7 @@ class GenerateConfig:
     challenge_images: Mapping[str, int]  # split name -> number of images
     challenge_distance_mm: tuple[float, float]  # camera-to-pelvis distance range of stills
     challenge_offcentre: float  # largest pelvis shift from the image centre (x half-size)
+    challenge_out_of_frame: float  # share of stills whose person may reach out of the image
     occluder_probability: float  # chance of an occluder per still / per video sequence
     jpeg_quality: int
     video_codec: str  # four-character code for cv2.VideoWriter

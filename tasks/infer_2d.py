@@ -53,7 +53,14 @@ from pose3d.config import CRConfig, Infer2DConfig, to_dict
 from pose3d.frames import frames_arrays, read_frames
 from pose3d.io import atomic_path, staged_files, work_root, write_json_atomic, write_metrics
 from pose3d.keypoints import KeypointRows, Producer, keypoints_table, write_keypoints
-from pose3d.metrics import keypoint_distances, left_right_ratio, pck, person_height, swap_share
+from pose3d.metrics import (
+    box_iou,
+    keypoint_distances,
+    left_right_ratio,
+    pck,
+    person_height,
+    swap_share,
+)
 from pose3d.skeleton import NUM_JOINTS
 from tasks._prefect import logger, progress
 from tasks.provenance import code_digest
@@ -70,7 +77,7 @@ from tasks.route.images import (
 
 IDENTITY = ("dataset", "split", "subject", "action", "camera")
 HEADLINE = ("cr_kp2d_error_px", "full_kp2d_error_px", "cr_left_right_ratio", "cr_swap_share",
-            "cr_no_person")  # metrics.json  # fmt: skip
+            "cr_no_person", "cr_box_iou50")  # metrics.json  # fmt: skip
 SOURCE = {"cr": "infer_2d_cr", "full": "infer_2d_full", "gt_box": "infer_2d_gt_box"}
 
 
@@ -370,6 +377,7 @@ def merge_shards(
             no_box = ~np.isfinite(cat["box_xyxy_px"]).all(axis=1)
             if v == "cr":
                 metrics["cr_no_person"] = int(no_box.sum())
+                metrics.update(kept_box_hits(cat["box_xyxy_px"], images.box_label_px[rows]))
                 report["no_person"] = sorted(str(p) for p in images.image_path[rows[no_box]])
             metrics.update(label_errors(v, cat["kp2d_px"], images.kp2d_label_px[rows]))
         write_metrics(tmp, metrics, HEADLINE)
@@ -395,6 +403,22 @@ def label_errors(variant: str, kp2d_px: np.ndarray, label_px: np.ndarray) -> dic
         f"{variant}_left_right_ratio": round(left_right_ratio(kp2d_px[known], label_px[known]), 4),
         f"{variant}_swap_share": round(swap_share(kp2d_px[known], label_px[known]), 4),
     }
+
+
+def kept_box_hits(kept_xyxy_px: np.ndarray, label_xyxy_px: np.ndarray) -> dict[str, float]:
+    """The share of the rows with a label box whose kept box (the route's, after its pick among
+    the detector's candidates; NaN = none) overlaps it with IoU >= 0.5 (``cr_box_iou50``): the
+    detector's part of the route as the CPN sees it. {} where no row has a label box (the real
+    challenge). Shapes: (N, 4), (N, 4)."""
+    labelled = has_box(label_xyxy_px)
+    if not labelled.any():
+        return {}
+    kept, truth = kept_xyxy_px[labelled], label_xyxy_px[labelled]
+    iou = np.array([
+        box_iou(k, t)[0, 0] if np.isfinite(k).all() else 0.0
+        for k, t in zip(kept, truth, strict=True)
+    ])  # fmt: skip
+    return {"cr_box_iou50": round(float(np.mean(iou >= 0.5)), 4)}
 
 
 def clear_work(work_dir: Path) -> None:

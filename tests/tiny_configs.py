@@ -25,6 +25,7 @@ def tiny_generate_config(**changes: object) -> GenerateConfig:
         challenge_images=MappingProxyType({"Train": 5, "Val": 5, "Test": 5}),
         challenge_distance_mm=(2500.0, 8000.0),
         challenge_offcentre=0.6,
+        challenge_out_of_frame=1.0,
         occluder_probability=0.25,
         jpeg_quality=90,
         video_codec="mp4v",

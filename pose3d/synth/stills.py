@@ -98,7 +98,9 @@ def render_still(
     sequence = poses.get(subject, action)
     pose32 = sequence[int(rng.integers(len(sequence)))]
     spec = cfg.cameras[int(rng.integers(len(cfg.cameras)))]
-    reach = StillRange(cfg.challenge_distance_mm, cfg.challenge_offcentre)
+    reach = StillRange(
+        cfg.challenge_distance_mm, cfg.challenge_offcentre, cfg.challenge_out_of_frame
+    )
     size = (cfg.image_width, cfg.image_height)
     cam = still_camera(rng, spec, size, pose32, camera_id(split, number), reach)
     pts_cam = world_to_camera(pose32, cam)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pose3d.camera import Camera, look_at, world_to_camera
+from pose3d.camera import Camera, look_at, project, world_to_camera
 from pose3d.config import CameraSpec
 from pose3d.formats.h36m import subject_number
 from pose3d.synth.body import rot_x, rot_y, rot_z
@@ -102,12 +102,16 @@ def varied_cameras(
     return cams
 
 
+MAX_VIEW_DRAWS = 200  # viewpoints drawn for one still before it is refused
+
+
 @dataclass(frozen=True)
 class StillRange:
     """How far the camera of a still image varies (see `still_camera`)."""
 
     distance_mm: tuple[float, float]  # camera to pelvis distance
     offcentre: float  # largest shift of the pelvis from the image centre, fraction of half-size
+    out_of_frame: float = 1.0  # share of stills whose person may reach out of the image
 
 
 def still_camera(
@@ -122,12 +126,16 @@ def still_camera(
 
     Random azimuth, distance and height; aimed so that the pelvis lands up to `offcentre` of
     the half image size from the centre (so at large values the person may be partly out of
-    frame). Every joint stays at least 300 mm in front of the camera.
+    frame). Every joint stays at least 300 mm in front of the camera, and, but for an
+    `out_of_frame` share of the stills, inside the image (viewpoints drawn again until it is).
     Shapes: pose32_world_mm (32, 3).
     """
     width, height = size
     pelvis = pose32_world_mm[0]
-    for _ in range(100):
+    may_leave = rng_range.out_of_frame >= 1.0 or (
+        rng_range.out_of_frame > 0.0 and rng.uniform() < rng_range.out_of_frame
+    )
+    for _ in range(MAX_VIEW_DRAWS):
         az = rng.uniform(0.0, 2.0 * np.pi)
         dist = rng.uniform(*rng_range.distance_mm)
         eye_z = float(np.clip(pelvis[2] + rng.uniform(-300.0, 1200.0), 300.0, 3000.0))
@@ -151,6 +159,16 @@ def still_camera(
             width=width,
             height=height,
         )
-        if world_to_camera(pose32_world_mm, cam)[:, 2].min() > 300.0:
+        pts = world_to_camera(pose32_world_mm, cam)
+        if pts[:, 2].min() > 300.0 and (may_leave or in_image(project(pts, cam), size)):
             return cam
-    raise ValueError(f"still_camera {name}: no viewpoint keeps the person in front of the camera")
+    where = "in front of the camera" if may_leave else "in front of the camera and in the image"
+    raise ValueError(
+        f"still_camera {name}: no viewpoint of {MAX_VIEW_DRAWS} keeps the person {where} "
+        f"(distance {rng_range.distance_mm} mm, image {width}x{height})"
+    )
+
+
+def in_image(kp_px: np.ndarray, size: tuple[int, int]) -> bool:
+    """Whether every point lies inside an image of `size` (width, height). Shapes: (J, 2)."""
+    return bool(((kp_px >= 0.0) & (kp_px <= np.asarray(size, np.float64))).all())

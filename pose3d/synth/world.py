@@ -95,6 +95,8 @@ def _validate_challenge(cfg: GenerateConfig) -> None:
     _check(1000.0 <= lo <= hi, "challenge_distance_mm", "1000 <= min <= max", dist)
     off = cfg.challenge_offcentre
     _check(0.0 <= off <= 1.5, "challenge_offcentre", "0..1.5", off)
+    out = cfg.challenge_out_of_frame
+    _check(0.0 <= out <= 1.0, "challenge_out_of_frame", "a share in 0..1", out)
 
 
 @dataclass(frozen=True)

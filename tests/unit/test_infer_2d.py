@@ -28,6 +28,7 @@ from pose3d.keypoints import Producer, keypoints_to_arrays, read_keypoints
 from tasks.infer_2d import (
     decoded_batches,
     drop_stale_work,
+    kept_box_hits,
     load_challenge_images,
     merge_shards,
     run_shard,
@@ -374,3 +375,15 @@ def test_person_boxes_are_the_person_detections_best_first() -> None:
     assert [s for _, s in found] == pytest.approx([0.7, 0.5, 0.3])
     np.testing.assert_array_equal(found[0][0], [3, 3, 4, 4])
     assert person_boxes({**detections, "labels": torch.tensor([2, 2, 2, 2])}) == []
+
+
+def test_kept_box_hits_count_the_rows_whose_box_overlaps_the_label_box() -> None:
+    """IoU >= 0.5 against the label box: a hit; a shifted box, no box (NaN) or a box elsewhere:
+    a miss; rows without a label box (the real challenge's) are left out, all of them: {}."""
+    label = np.array([[0, 0, 10, 20], [0, 0, 10, 20], [0, 0, 10, 20], [0, 0, 10, 20],
+                      [np.nan] * 4], float)  # fmt: skip
+    kept = np.array([[1, 1, 11, 21], [5, 10, 15, 30], [np.nan] * 4, [0, 0, 10, 12],
+                     [0, 0, 10, 20]], float)  # fmt: skip
+    # IoU: 171/229 hit; 50/350 miss; none; 120/200 = 0.6 hit; no label box: not counted
+    assert kept_box_hits(kept, label) == {"cr_box_iou50": 0.5}
+    assert kept_box_hits(kept[:1], label[4:]) == {}

@@ -120,6 +120,7 @@ def test_pose_csv_format() -> None:
         ({"h36m_subjects": ("P1",)}, "generate.subjects"),
         ({"occluder_probability": 1.5}, "generate.occluder_probability"),
         ({"challenge_distance_mm": (5000.0, 3000.0)}, "generate.challenge_distance_mm"),
+        ({"challenge_out_of_frame": 1.5}, "generate.challenge_out_of_frame"),
         ({"varied_view_subjects": ("S7",)}, "generate.varied_view_subjects.*h36m_subjects"),
         ({"varied_view_subjects": ("S1",)}, "generate.varied_view_subjects.*challenge"),
     ],

@@ -10,6 +10,7 @@ from pose3d.synth.motion import make_motion, pose_sequence
 from pose3d.synth.studio import (
     VOLUME_CENTRE_MM,
     StillRange,
+    in_image,
     still_camera,
     studio_camera,
     subject_cameras,
@@ -92,3 +93,20 @@ def test_bad_spec_is_named() -> None:
     bad = CameraSpec("cam9", 0.0, -1.0, 1500.0, 400.0, (0.0, 0.0, 0.0), (0.0, 0.0))
     with pytest.raises(ValueError, match="cam9"):
         studio_camera(bad, 64, 64)
+
+
+def test_still_camera_keeps_the_person_in_the_image_but_for_the_out_of_frame_share() -> None:
+    """Real Human3.6M frames show the whole person (a joint outside in 0.01% of them): so do the
+    stills, but for the share allowed out; close and far off centre, many would leave."""
+    pose = pose_sequence(subject_body("S1", 0), make_motion("S1", "Walking", 50, 50.0, 0))[20]
+    inside = {}
+    for share in (0.0, 0.5, 1.0):
+        rng = np.random.default_rng(1)
+        reach = StillRange((2500.0, 3500.0), 1.0, share)
+        kps = [project_world(pose, still_camera(rng, SPECS[0], (320, 320), pose, f"c{i}", reach))
+               for i in range(60)]  # fmt: skip
+        inside[share] = np.mean([in_image(kp, (320, 320)) for kp in kps])
+    assert inside[0.0] == 1.0 and inside[1.0] < 0.7 and inside[1.0] < inside[0.5] < 1.0, inside
+    with pytest.raises(ValueError, match=r"still_camera far: no viewpoint of \d+ keeps the person"):
+        still_camera(np.random.default_rng(0), SPECS[0], (32, 32), pose, "far",
+                     StillRange((1000.0, 1000.0), 1.0, 0.0))  # fmt: skip
