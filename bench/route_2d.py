@@ -47,13 +47,14 @@ def by_reach(dist: np.ndarray, label: np.ndarray, image_wh: np.ndarray,
     distance_mm (N,)."""
     out: dict[str, Any] = {}
     per_row = np.nanmean(dist, axis=1)
-    for lo, hi in zip(DISTANCE_BINS_MM[:-1], DISTANCE_BINS_MM[1:], strict=True):
-        pick = (distance_mm >= lo) & (distance_mm < hi)
-        name = f"{lo / 1000:g}-{hi / 1000:g} m" if np.isfinite(hi) else f">={lo / 1000:g} m"
-        out[name] = (int(pick.sum()), round(float(per_row[pick].mean()), 2) if pick.any() else None)
+    bins = [
+        (f"{lo / 1000:g}-{hi / 1000:g} m" if np.isfinite(hi) else f">={lo / 1000:g} m",
+         (distance_mm >= lo) & (distance_mm < hi))
+        for lo, hi in zip(DISTANCE_BINS_MM[:-1], DISTANCE_BINS_MM[1:], strict=True)
+    ]  # fmt: skip
     outside = ((label < 0) | (label > image_wh[:, None, :])).any(axis=(1, 2))
-    out["a joint outside"] = (int(outside.sum()),
-                              round(float(per_row[outside].mean()), 2) if outside.any() else None)  # fmt: skip
+    for name, pick in [*bins, ("a joint outside", outside)]:
+        out[name] = (int(pick.sum()), round(float(per_row[pick].mean()), 2) if pick.any() else None)
     return out
 
 
@@ -107,9 +108,8 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             boxes = arrays.box_xyxy_px[pick][known] if variant == "cr" else None
             kp = arrays.kp2d_px[pick][known].astype(np.float64)
-            results[f"{variant}/{split}"] = score(
-                kp, label[known], boxes, labels["box_xyxy_px"][rows[pick]][known].astype(np.float64),
-            )  # fmt: skip
+            label_boxes = labels["box_xyxy_px"][rows[pick]][known].astype(np.float64)
+            results[f"{variant}/{split}"] = score(kp, label[known], boxes, label_boxes)
             results[f"{variant}/{split}"]["px_by_reach"] = by_reach(
                 keypoint_distances(kp, label[known]), label[known],
                 arrays.image_wh[pick][known].astype(np.float64),

@@ -265,8 +265,7 @@ def load_challenge_images(extract_dir: str | Path, splits: Sequence[str]) -> Cha
 
 
 SHARD_RELEVANT = ("variants", "batch_size", "shard_size", "min_person_score", "refine_passes",
-                  "person_candidates",
-                  "max_pixels")  # fmt: skip
+                  "person_candidates", "max_pixels")  # fmt: skip
 
 
 def image_digests(paths: Sequence[str]) -> list[str]:

@@ -3,8 +3,9 @@ or a lifter on 2D keypoints the user already has (docs/predict.md).
 
 Images: each frame goes through `tasks.route.images.infer_images`' ``cr`` route (detect,
 crop-and-resize, CPN, inverse crop on the best person boxes, the likeliest kept, refine passes;
-no box scoring ``min_person_score``: the whole image, flagged), then `tasks.lifter.inference.predict_lifter`. Keypoints: a keypoint cache
-(`pose3d.keypoints`) or a JSON file (`pose3d.predictions`) straight into a lifter. Either way the
+no box scoring ``min_person_score``: the whole image, flagged), then
+`tasks.lifter.inference.predict_lifter`. Keypoints: a keypoint cache (`pose3d.keypoints`) or
+a JSON file (`pose3d.predictions`) straight into a lifter. Either way the
 result is one JSON file of `pose3d.predictions`' schema, written atomically; inputs that cannot
 be read are named in the log and in its ``errors``, and the rest goes on.
 """
@@ -232,7 +233,8 @@ def run_predict_images(
     figures_dir: Path | None = None,
 ) -> dict[str, int]:  # fmt: skip
     """Images, folders and videos -> `out_json` (and figures); nothing is written when no frame
-    could be read. Returns counts {frames, errors, no_person}. Raises MissingWeights before anything is read when a checkpoint is absent."""
+    could be read. Returns counts {frames, errors, no_person}. Raises MissingWeights before
+    anything is read when a checkpoint is absent."""
     header = weights_header(weights)
     if weights.detector is None or weights.cpn is None:
         raise MissingWeights("images need a detector and a CPN checkpoint")

@@ -5,8 +5,8 @@ to the image (ICR). Two steps beyond the paper (`route_keypoints`): the CPN read
 detector's few best boxes and keeps the likeliest, then the square is drawn again around its
 keypoints and the CPN runs once more (refine passes). Or, for the paper's "w.o. CR" (``full``),
 the whole image letterboxed into its square; or, for the error budget (``gt_box``), the same CR
-around given (label) boxes instead of the detector's. Also the digests that name a checkpoint in the caches and predictions made
-with it.
+around given (label) boxes instead of the detector's. Also the digests that name a checkpoint
+in the caches and predictions made with it.
 """
 
 from __future__ import annotations
@@ -45,8 +45,9 @@ Keypoints = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 @dataclass(frozen=True)
 class Networks:
     """The two networks as functions: `detect` (RGB images -> each image's person boxes and
-    scores, best first; empty where none) and `keypoints` (crops (N, S, S, 3) uint8 RGB -> crop px (N, 17, 2), scores (N, 17)),
-    with how the CPN's training boxes sat around the keypoints (`keypoint_square`)."""
+    scores, best first; empty where none) and `keypoints` (crops (N, S, S, 3) uint8 RGB -> crop
+    px (N, 17, 2), scores (N, 17)), with how the CPN's training boxes sat around the keypoints
+    (`keypoint_square`)."""
 
     detect: Detect | None
     keypoints: Keypoints

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 import torch
 
-from models.ssd import person_boxes
 from pose3d.config import CRConfig, Infer2DConfig
 from pose3d.crop import (
     KeypointSquare,
@@ -363,18 +362,6 @@ def test_the_cpn_picks_among_the_detectors_candidates_the_box_with_a_person() ->
     weak = [(empty, 0.6), (person, 0.1)]
     _, _, box, _ = route_keypoints([image], [weak], nets(weak), 0.2, 0.25, Timer(), 2, 0)
     np.testing.assert_array_equal(box[0], empty)
-
-
-def test_person_boxes_are_the_person_detections_best_first() -> None:
-    detections = {
-        "boxes": torch.tensor([[0.0, 0, 1, 1], [1, 1, 2, 2], [2, 2, 3, 3], [3, 3, 4, 4]]),
-        "scores": torch.tensor([0.3, 0.9, 0.5, 0.7]),
-        "labels": torch.tensor([1, 2, 1, 1]),
-    }
-    found = person_boxes(detections)
-    assert [s for _, s in found] == pytest.approx([0.7, 0.5, 0.3])
-    np.testing.assert_array_equal(found[0][0], [3, 3, 4, 4])
-    assert person_boxes({**detections, "labels": torch.tensor([2, 2, 2, 2])}) == []
 
 
 def test_kept_box_hits_count_the_rows_whose_box_overlaps_the_label_box() -> None:

@@ -17,6 +17,7 @@ from models.ssd import (
     build_detector,
     detection_sample,
     eval_transform,
+    person_boxes,
     train_transform,
 )
 
@@ -150,6 +151,18 @@ def test_eval_transform_scales_to_float() -> None:
     assert out.shape == (3, 4, 5) and out.dtype == torch.float32 and float(out.max()) == 1.0
     from_array = eval_transform()(np.full((4, 5, 3), 255, dtype=np.uint8))
     assert from_array.shape == (3, 4, 5) and float(from_array.min()) == 1.0
+
+
+def test_person_boxes_are_the_person_detections_best_first() -> None:
+    detections = {
+        "boxes": torch.tensor([[0.0, 0, 1, 1], [1, 1, 2, 2], [2, 2, 3, 3], [3, 3, 4, 4]]),
+        "scores": torch.tensor([0.3, 0.9, 0.5, 0.7]),
+        "labels": torch.tensor([1, 2, 1, 1]),
+    }
+    found = person_boxes(detections)
+    assert [s for _, s in found] == pytest.approx([0.7, 0.5, 0.3])
+    np.testing.assert_array_equal(found[0][0], [3, 3, 4, 4])
+    assert person_boxes({**detections, "labels": torch.tensor([2, 2, 2, 2])}) == []
 
 
 def test_best_person_box_picks_the_highest_scoring_person() -> None:
